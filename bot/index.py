@@ -1,0 +1,361 @@
+"""The knowledge index: chunk store (truth) + Chroma dense vectors + BM25 sparse index, kept in step.
+
+Ingest is incremental by content hash: unchanged documents are skipped, changed ones replaced, and
+documents that vanished from an ingested folder dropped. Vectors come from the content-addressed cache
+whenever possible; chunks still waiting for vectors stay searchable through BM25 and are embedded by
+`sync_vectors`, which resumes wherever a previous run was stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_file
+from .model import CURRENT, Audience, Chunk, ParsedDocument
+from .store import ChunkStore
+from .text import tokenize
+
+log = logging.getLogger(__name__)
+COLLECTION = "fazhi_chunks"
+BUNDLED_CACHE_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "cache"
+_CHROMA_BATCH = 2000
+
+
+@dataclass
+class IngestReport:
+    added: list[ParsedDocument] = field(default_factory=list)
+    updated: list[ParsedDocument] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, DocumentError]] = field(default_factory=list)
+    embedded: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class SearchFilter:
+    """Metadata constraints; `audience='public'` is how residents are kept to public material."""
+
+    audience: Audience = "public"
+    doc_types: tuple[str, ...] = ()
+    year: int | None = None
+    current_only: bool = True
+    doc_ids: tuple[str, ...] = ()
+
+    def chroma_where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.audience == "public":
+            clauses.append({"audience": "public"})
+        if self.doc_types:
+            clauses.append({"doc_type": {"$in": list(self.doc_types)}})
+        if self.year is not None:
+            clauses.append({"year": self.year})
+        if self.current_only:
+            clauses.append({"status": CURRENT})
+        if self.doc_ids:
+            clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def allows(self, chunk: Chunk) -> bool:
+        return (
+            (self.audience == "staff" or chunk.audience == "public")
+            and (not self.doc_types or chunk.doc_type in self.doc_types)
+            and (self.year is None or chunk.year == self.year)
+            and (not self.current_only or chunk.status == CURRENT)
+            and (not self.doc_ids or chunk.doc_id in self.doc_ids)
+        )
+
+
+class _SparseIndex:
+    """bm25s over stored jieba tokens, with metadata columns so filters become score masks."""
+
+    def __init__(self, store: ChunkStore, directory: Path) -> None:
+        import bm25s
+
+        ids, token_lists, meta = [], [], []
+        for chunk_id, tokens, data in store.all_tokens():
+            record = json.loads(data)
+            ids.append(chunk_id)
+            token_lists.append(tokens.split() or ["∅"])
+            meta.append(record)
+        self.version = store.version
+        self.ids = ids
+        self.chunks_meta = meta
+        self.audience = np.array([m["audience"] == "public" for m in meta], dtype=bool)
+        self.current = np.array([m["status"] == CURRENT for m in meta], dtype=bool)
+        self.doc_type = np.array([m["doc_type"] for m in meta])
+        self.year = np.array([m["year"] for m in meta])
+        self.doc_id = np.array([m["doc_id"] for m in meta])
+        self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        if ids:
+            self._bm25.index(token_lists, show_progress=False)
+        self._directory = directory
+
+    def mask(self, flt: SearchFilter) -> np.ndarray:
+        mask = np.ones(len(self.ids), dtype=bool)
+        if flt.audience == "public":
+            mask &= self.audience
+        if flt.current_only:
+            mask &= self.current
+        if flt.doc_types:
+            mask &= np.isin(self.doc_type, flt.doc_types)
+        if flt.year is not None:
+            mask &= self.year == flt.year
+        if flt.doc_ids:
+            mask &= np.isin(self.doc_id, flt.doc_ids)
+        return mask
+
+    def search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:
+        if not self.ids or not tokens:
+            return []
+        scores = self._bm25.get_scores(tokens) * self.mask(flt)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+class KnowledgeIndex:
+    """Everything indexed, behind one object that ingest, retrieval, the bot and the CLI share."""
+
+    def __init__(self, settings: Settings, show_progress: bool = False) -> None:
+        self.settings = settings
+        self.show_progress = show_progress
+        directory = settings.index_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        self.store = ChunkStore(directory / "store.sqlite")
+        self._directory = directory
+        self._embeddings = None
+        self._vector_cache = None
+        self._collection = None
+        self._sparse: _SparseIndex | None = None
+        self._lock = threading.RLock()
+
+    # ---- components, created on first use --------------------------------------------------
+    @property
+    def embeddings(self):
+        if self._embeddings is None:
+            from .embeddings import make_embeddings
+
+            self._embeddings = make_embeddings(self.settings)
+        return self._embeddings
+
+    @property
+    def vector_cache(self):
+        if self._vector_cache is None:
+            from .embeddings import VectorCache
+
+            self._vector_cache = VectorCache(self._directory / "vectors.sqlite", self.embeddings.model_id,
+                                             seed_dirs=[BUNDLED_CACHE_DIR])
+        return self._vector_cache
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            chroma_settings = ChromaSettings(anonymized_telemetry=False)
+            if self.settings.chroma_host:
+                client = chromadb.HttpClient(host=self.settings.chroma_host, port=self.settings.chroma_port,
+                                             settings=chroma_settings)
+            else:
+                client = chromadb.PersistentClient(path=str(self._directory / "chroma"), settings=chroma_settings)
+            name = f"{COLLECTION}_{_safe(self.embeddings.model_id)}"
+            self._collection = client.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        return self._collection
+
+    @property
+    def sparse(self) -> _SparseIndex:
+        with self._lock:
+            if self._sparse is None or self._sparse.version != self.store.version:
+                self._sparse = _SparseIndex(self.store, self._directory)
+            return self._sparse
+
+    # ---- ingest ----------------------------------------------------------------------------
+    def ingest_paths(self, paths: Sequence[Path], audience: Audience | None = None) -> IngestReport:
+        """Ingest files and folders; a folder is the scope for dropping documents that left it."""
+        report = IngestReport()
+        for path in paths:
+            files = [path] if path.is_file() else sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file()
+            )
+            documents = self._parse_files(files, audience, report)
+            self.ingest_documents(documents, report)
+            if path.is_dir():
+                scope = str(path.resolve())
+                seen = {str(f.resolve()) for f in files}
+                for record in self.store.documents():
+                    if record.source.startswith(scope + "/") and record.source not in seen:
+                        self._drop(record.doc_id)
+                        report.removed.append(record.title)
+        self._mark_superseded()
+        report.embedded = self.sync_vectors()
+        return report
+
+    def _parse_files(self, files: Sequence[Path], audience: Audience | None, report: IngestReport):
+        audiences = _manifest_audiences(files)
+        for file in self._progress(files, "解析文件"):
+            try:
+                yield load_file(file, audiences.get(file.name, audience), self.settings.max_upload_bytes)
+            except DocumentError as exc:
+                log.warning("skipped %s: %s", file, exc)
+                report.failed.append((str(file), exc))
+
+    def ingest_documents(self, documents: Iterable[ParsedDocument], report: IngestReport | None = None) -> IngestReport:
+        report = report or IngestReport()
+        known = self.store.hashes()
+        for doc in documents:
+            previous = known.get(doc.doc_id)
+            if previous == doc.content_hash:
+                report.unchanged += 1
+                continue
+            tokens = [tokenize(c.indexed_text) for c in doc.chunks]
+            old_ids = self.store.put_document(doc, tokens)
+            stale = sorted(set(old_ids) - {c.chunk_id for c in doc.chunks})
+            if stale:
+                self._delete_vectors(stale)
+            (report.updated if previous else report.added).append(doc)
+        return report
+
+    def ingest_national_laws(self) -> IngestReport:
+        from .laws_db import iter_law_documents
+
+        report = self.ingest_documents(self._progress(list(iter_law_documents()), "读取国家法律"))
+        report.embedded = self.sync_vectors()
+        return report
+
+    def remove_document(self, doc_id: str) -> bool:
+        if not self.store.document(doc_id):
+            return False
+        self._drop(doc_id)
+        return True
+
+    def _drop(self, doc_id: str) -> None:
+        self._delete_vectors(self.store.delete_document(doc_id))
+
+    def _mark_superseded(self) -> None:
+        """Of several versions of one regulation, only the newest is current (LawRefBook keeps them all)."""
+        versions: dict[str, list] = {}
+        for record in self.store.documents():
+            if record.doc_type == "regulation" and record.version_date:
+                versions.setdefault(record.title, []).append(record)
+        for records in versions.values():
+            records.sort(key=lambda r: r.version_date, reverse=True)
+            for i, record in enumerate(records):
+                wanted = CURRENT if i == 0 else "历史版本"
+                if record.status != wanted:
+                    self.store.set_status(record.doc_id, wanted)
+
+    # ---- vectors ---------------------------------------------------------------------------
+    def sync_vectors(self, limit: int | None = None) -> int:
+        """Embed (or fetch from cache) every chunk still waiting for a vector; resumable at any point."""
+        from .embeddings import embed_with_cache
+
+        total = self.store.count_pending()
+        if limit is not None:
+            total = min(total, limit)
+        done = 0
+        bar = self._bar(total, "向量化")
+        while done < total:
+            chunks = self.store.pending_embeddings(min(_CHROMA_BATCH, total - done))
+            if not chunks:
+                break
+            wanted = [c for c in chunks if _embeddable(c)]
+            skipped = [c.chunk_id for c in chunks if not _embeddable(c)]
+            if skipped:
+                self._delete_vectors(skipped)
+                self.store.mark_embedded(skipped, flag=2)
+            if wanted:
+                vectors = embed_with_cache(self.embeddings, self.vector_cache, [c.indexed_text for c in wanted],
+                                           self.settings.embedding_batch_size, on_batch=bar.update)
+                self.collection.upsert(ids=[c.chunk_id for c in wanted], embeddings=vectors,
+                                       metadatas=[c.metadata() for c in wanted])
+                self.store.mark_embedded([c.chunk_id for c in wanted])
+            done += len(chunks)
+        bar.close()
+        return done
+
+    def _delete_vectors(self, chunk_ids: Sequence[str]) -> None:
+        if chunk_ids and (self._collection is not None or (self._directory / "chroma").exists()
+                          or self.settings.chroma_host):
+            for start in range(0, len(chunk_ids), _CHROMA_BATCH):
+                self.collection.delete(ids=list(chunk_ids[start:start + _CHROMA_BATCH]))
+
+    # ---- search primitives (fusion lives in retrieval.py) ----------------------------------
+    def dense_search(self, query: str, flt: SearchFilter, k: int) -> list[tuple[str, float]]:
+        if self.collection.count() == 0:
+            return []
+        vector = self.embeddings.embed_query(query)
+        result = self.collection.query(query_embeddings=[vector], n_results=k, where=flt.chroma_where(),
+                                       include=["distances"])
+        return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    def sparse_search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:
+        return self.sparse.search(tokens, flt, k)
+
+    # ---- reporting ---------------------------------------------------------------------------
+    def stats(self) -> dict[str, object]:
+        docs = self.store.documents()
+        by_type: dict[str, dict[str, int]] = {}
+        for d in docs:
+            entry = by_type.setdefault(d.doc_type, {"documents": 0, "chunks": 0})
+            entry["documents"] += 1
+            entry["chunks"] += d.chunk_count
+        return {
+            "documents": len(docs),
+            "chunks": self.store.count_chunks(),
+            "pending_vectors": self.store.count_pending(),
+            "by_type": by_type,
+            "last_ingest": self.store.get_state("last_ingest"),
+        }
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _progress(self, items, label: str):
+        if not self.show_progress:
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, desc=label, unit="个", leave=False)
+
+    def _bar(self, total: int, label: str):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=label, unit="段", disable=not self.show_progress or total == 0)
+
+
+def _embeddable(chunk: Chunk) -> bool:
+    """Superseded law versions are kept for lookup and BM25 but get no vectors: answers come from current law."""
+    return chunk.status == CURRENT or chunk.doc_type not in ("law", "regulation")
+
+
+def _safe(model_id: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in model_id)[:40]
+
+
+def _manifest_audiences(files: Sequence[Path]) -> dict[str, Audience]:
+    """`manifest.toml` beside documents may mark files public or staff: `[audience]` "file name" = "public"."""
+    import tomllib
+
+    result: dict[str, Audience] = {}
+    for folder in {f.parent for f in files}:
+        manifest = folder / "manifest.toml"
+        if manifest.is_file():
+            table = tomllib.loads(manifest.read_text(encoding="utf-8")).get("audience", {})
+            result.update({name: value for name, value in table.items() if value in ("public", "staff")})
+    return result

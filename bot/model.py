@@ -1,0 +1,88 @@
+"""The records that flow through the pipeline: documents → chunks → evidence."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+DocType = Literal["report", "regulation", "law", "other"]
+Audience = Literal["public", "staff"]
+CURRENT = "现行有效"
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One retrievable unit: a law article or a lowest-level report outline item."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    doc_type: DocType
+    audience: Audience
+    text: str
+    section_path: str = ""
+    heading: str = ""
+    article_no: int = 0
+    year: int = 0
+    issuer: str = ""
+    status: str = CURRENT
+    source: str = ""
+
+    @property
+    def indexed_text(self) -> str:
+        """What the embedder and BM25 see: title and heading path give context to a bare article."""
+        head = " ".join(p for p in (self.title, self.section_path, self.heading) if p)
+        return f"{head}\n{self.text}"
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.indexed_text)
+
+    def cite(self) -> str:
+        """Human citation: 《法》第N条 for statutes, title · section path for documents."""
+        if self.doc_type in ("law", "regulation") and self.section_path:
+            return f"《{self.title}》{self.section_path}"
+        leaf = self.heading.rsplit(" / ", 1)[-1]
+        where = " ".join(p for p in (self.section_path, leaf) if p)
+        return f"{self.title} · {where}" if where else self.title
+
+    def metadata(self) -> dict[str, str | int]:
+        """Flat metadata for Chroma filters and LangChain documents (no None values allowed there)."""
+        return {
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "doc_type": self.doc_type,
+            "audience": self.audience,
+            "section_path": self.section_path,
+            "heading": self.heading,
+            "article_no": self.article_no,
+            "year": self.year,
+            "issuer": self.issuer,
+            "status": self.status,
+            "source": self.source,
+            "content_hash": self.hash,
+        }
+
+
+@dataclass
+class ParsedDocument:
+    """A whole source document after parsing, before it is stored."""
+
+    doc_id: str
+    title: str
+    doc_type: DocType
+    audience: Audience
+    source: str
+    content_hash: str
+    chunks: list[Chunk] = field(default_factory=list)
+    year: int = 0
+    issuer: str = ""
+    status: str = CURRENT
+    version_date: str = ""
+    info: dict[str, str] = field(default_factory=dict)
