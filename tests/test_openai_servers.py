@@ -32,11 +32,10 @@ from openai_servers import (
     LlamaCppServer,
     Reply,
     ScriptedChatCompletionsServer,
+    llama_server_fixture,  # noqa: F401 - registers the llama_server fixture
+    scripted_server_fixture,  # noqa: F401 - registers the scripted_server fixture
     split_text,
 )
-
-# Registers the ``scripted_server`` and ``llama_server`` fixtures.
-pytest_plugins = ["openai_servers"]
 
 SYSTEM = "你是乡镇法治助手，只依据给出的材料回答。"
 QUESTION = "土地承包经营权可以流转吗？"
@@ -241,7 +240,7 @@ def test_broken_json_mid_stream_raises_json_decode_error(
     with pytest.raises(json.JSONDecodeError):
         for chunk in chat(scripted_server).stream(MESSAGES):
             received.append(chunk.text)
-    assert "".join(received) == split_text(ANSWER, 2)[0]
+    assert "".join(received) == ANSWER
 
 
 def test_connection_dropped_mid_stream_raises_connection_error(

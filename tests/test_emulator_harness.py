@@ -1,0 +1,190 @@
+"""The emulator harness drives a real PTB 22.8 Application end to end over loopback.
+
+The application is defined here, not taken from bot/, so these tests pin the harness itself: every
+Bot API call the bot is expected to make (HTML replies, inline keyboards, callback answers and edits,
+file download and upload, chat actions, command registration) round-trips through the emulator.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram_emulator import (
+    BotHandlerError,
+    EmulatorError,
+    TelegramEmulator,
+    running_application,
+)
+
+# Until tests/conftest.py imports the fixture for every module.
+pytest_plugins = ["telegram_emulator"]
+
+USER = 1001
+GROUP = -100555
+REPORT = "镇政府法治工作报告\n第一条 依法行政。\n".encode() * 50
+
+
+async def start(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("查法律", callback_data="law"),
+                InlineKeyboardButton("看报告", callback_data="report"),
+            ]
+        ]
+    )
+    await update.effective_message.reply_html(
+        f"<b>你好，{update.effective_user.first_name}！</b>\n请选择：", reply_markup=keyboard
+    )
+
+
+async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_text(f"你说：{update.effective_message.text}", do_quote=True)
+
+
+async def on_button(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    await query.answer(f"已选择 {query.data}")
+    await query.edit_message_text(f"你选择了：{query.data}")
+
+
+async def on_document(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    document = update.effective_message.document
+    data = await (await document.get_file()).download_as_bytearray()
+    await update.effective_message.reply_text(f"收到 {document.file_name}：{len(data)} 字节")
+
+
+async def send_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await context.bot.send_chat_action(update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
+    await update.effective_message.reply_document(
+        REPORT, filename="报告.txt", caption="<b>法治报告</b>", parse_mode=ParseMode.HTML
+    )
+
+
+async def bad_html(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_html("第 3 条 <规定>")
+
+
+async def post_init(application: Application) -> None:
+    await application.bot.set_my_commands([("start", "开始使用"), ("report", "下载报告")])
+
+
+@pytest.fixture
+def bot_errors(telegram_emulator: TelegramEmulator) -> Iterator[list[BaseException]]:
+    application = telegram_emulator.application_builder().post_init(post_init).build()
+    application.add_handlers(
+        [
+            CommandHandler("start", start),
+            CommandHandler("report", send_report),
+            CallbackQueryHandler(on_button),
+            MessageHandler(filters.Document.ALL, on_document),
+            MessageHandler(filters.TEXT & ~filters.COMMAND, echo),
+        ]
+    )
+    with running_application(application) as errors:
+        yield errors
+
+
+def test_start_replies_with_html_keyboard_and_commands_are_registered(
+    telegram_emulator: TelegramEmulator,
+    bot_errors: list[BaseException],
+) -> None:
+    telegram_emulator.send_command(USER, USER, "start", first_name="张三")
+
+    [reply] = telegram_emulator.wait_for_bot_messages(USER)
+    assert reply.text == "<b>你好，张三！</b>\n请选择："
+    assert reply.parse_mode == "HTML"
+    assert reply.callback_data == ["law", "report"]
+    assert telegram_emulator.registered_commands() == [("start", "开始使用"), ("report", "下载报告")]
+
+
+def test_button_press_is_answered_and_the_message_edited(
+    telegram_emulator: TelegramEmulator,
+    bot_errors: list[BaseException],
+) -> None:
+    telegram_emulator.send_command(USER, USER, "start")
+    [menu] = telegram_emulator.wait_for_bot_messages(USER)
+
+    query_id = telegram_emulator.press_button(USER, USER, menu.message_id, "law")
+
+    edited = telegram_emulator.wait_until(
+        lambda: telegram_emulator.bot_messages(USER)[0].edits, what="the edit"
+    )
+    assert [version.text for version in edited] == ["你选择了：law"]
+    [message] = telegram_emulator.bot_messages(USER)
+    # Editing the text without a reply_markup drops the keyboard, as on Telegram.
+    assert message.reply_markup is None
+    assert telegram_emulator.callback_answers() == [
+        {
+            "callback_query_id": query_id,
+            "text": "已选择 law",
+            "show_alert": False,
+            "url": None,
+            "cache_time": None,
+        }
+    ]
+    with pytest.raises(EmulatorError, match="no button"):
+        telegram_emulator.press_button(USER, USER, menu.message_id, "law")
+
+
+def test_chinese_text_round_trips_in_private_and_group_chats(
+    telegram_emulator: TelegramEmulator,
+    bot_errors: list[BaseException],
+) -> None:
+    text = "土地承包经营权可以继承吗？《民法典》第三百三十一条"
+    private_id = telegram_emulator.send_message(USER, USER, text)
+    group_id = telegram_emulator.send_message(
+        USER, GROUP, "村里的宅基地纠纷怎么办？", "group", chat_title="某镇法治群"
+    )
+
+    [private_reply] = telegram_emulator.wait_for_bot_messages(USER)
+    [group_reply] = telegram_emulator.wait_for_bot_messages(GROUP)
+    assert private_reply.text == f"你说：{text}"
+    assert private_reply.reply_to_message_id == private_id
+    assert group_reply.text == "你说：村里的宅基地纠纷怎么办？"
+    assert group_reply.reply_to_message_id == group_id
+
+
+def test_user_document_is_downloaded_by_the_bot(
+    telegram_emulator: TelegramEmulator,
+    bot_errors: list[BaseException],
+) -> None:
+    telegram_emulator.send_document(USER, USER, "民法典摘录.txt", REPORT, "text/plain")
+
+    [reply] = telegram_emulator.wait_for_bot_messages(USER)
+    assert reply.text == f"收到 民法典摘录.txt：{len(REPORT)} 字节"
+
+
+def test_bot_document_and_chat_action_are_recorded(
+    telegram_emulator: TelegramEmulator,
+    bot_errors: list[BaseException],
+) -> None:
+    telegram_emulator.send_command(USER, USER, "report")
+
+    telegram_emulator.wait_for_bot_messages(USER)
+    [document] = telegram_emulator.sent_documents(USER)
+    assert (document.file_name, document.caption, document.data) == ("报告.txt", "<b>法治报告</b>", REPORT)
+    assert telegram_emulator.chat_actions(USER) == ["upload_document"]
+
+
+def test_handler_errors_fail_the_test(telegram_emulator: TelegramEmulator) -> None:
+    application = telegram_emulator.application_builder().build()
+    application.add_handler(CommandHandler("bad", bad_html))
+
+    with pytest.raises(BotHandlerError) as failure, running_application(application) as errors:
+        telegram_emulator.send_command(USER, USER, "bad")
+        telegram_emulator.wait_until(lambda: errors, what="the handler error")
+
+    assert isinstance(failure.value.__cause__, BadRequest)
+    assert "Unsupported start tag" in str(failure.value.__cause__)  # Telegram rejects unescaped "<"
+    assert telegram_emulator.bot_messages(USER) == []
