@@ -11,7 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from . import messages
-from .model import Audience
+from .index import SearchFilter
+from .model import STATUTES, Audience
 from .retrieval import Evidence, Retriever, normalize_question
 from .text import numbers_in, sentences, tokenize
 
@@ -21,6 +22,7 @@ _FRAME_WORDS = frozenset(
 )
 _NUMBER_QUESTION = re.compile(r"多少|几[个次件名人场份批项]?|数量|数目|比例|百分之|办理量")
 _YEAR = re.compile(r"^\d{4}年?$")
+_INTERROGATIVE = re.compile(r"谁|什么|哪|怎|吗|呢|多少|几|是否|能否|可否")
 COVERAGE_THRESHOLD = 0.5
 
 
@@ -68,10 +70,13 @@ def source_of(n: int, evidence: Evidence, quote: str = "") -> Source:
 
 
 def focus_terms(question: str, titles: list[str]) -> list[str]:
-    """Question terms that say what it is about: no frame words, years or words of the source's title."""
+    """Question terms that say what it is about: no question words, years, or words of `titles`
+    (a report's own title names the township in every chunk, so it proves nothing)."""
     terms = []
     for token in tokenize(question):
-        if token in _FRAME_WORDS or _YEAR.match(token) or any(token in t for t in titles):
+        if token in _FRAME_WORDS or _YEAR.match(token) or _INTERROGATIVE.search(token):
+            continue
+        if any(token in t for t in titles):
             continue
         if token not in terms:
             terms.append(token)
@@ -90,26 +95,51 @@ class ExtractiveAnswerer:
         n = max(1, len(self.retriever.index.sparse.ids))
         return math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
 
-    def coverage(self, terms: list[str], text: str) -> float:
+    def coverage(self, terms: list[str], text: str, synonyms: dict[str, list[str]] | None = None) -> float:
+        """Share of the question's (IDF-weighted) focus terms that the text contains, directly or through
+        the legal wording the lexicon gives for a colloquial term (收费 → 收取 费用)."""
         if not terms:
             return 0.0
+        synonyms = synonyms or {}
         total = sum(self._weight(t) for t in terms)
-        return sum(self._weight(t) for t in terms if t in text) / total if total else 0.0
+        hit = sum(self._weight(t) for t in terms
+                  if t in text or any(s in text for s in synonyms.get(t, ())))
+        return hit / total if total else 0.0
+
+    def synonyms(self, question: str, terms: list[str]) -> dict[str, list[str]]:
+        """focus term → legal terms from every lexicon pattern that the term belongs to."""
+        result: dict[str, list[str]] = {}
+        for parts, legal in self.retriever.lexicon.matches(question):
+            for term in terms:
+                if any(term in p or p in term for p in parts):
+                    result.setdefault(term, []).extend(legal)
+        return result
+
+    def gather(self, question: str, audience: Audience, k: int = 6) -> list[Evidence]:
+        """Staff ask mostly about the township's own documents, which a large statute corpus would crowd
+        out of one ranking: they get the best internal documents first, then the best statutes."""
+        if audience == "public":
+            return self.retriever.retrieve(question, "public", k)
+        own = self.retriever.retrieve(question, "staff", k // 2, SearchFilter("staff", doc_types=("report", "other")))
+        law = self.retriever.retrieve(question, "staff", k - len(own), SearchFilter("staff", doc_types=STATUTES))
+        return own + law
 
     def answer(self, question: str, audience: Audience = "staff", k: int = 6) -> Answer:
         question = normalize_question(question)
-        evidence = self.retriever.retrieve(question, audience, k)
-        return self.compose(question, audience, evidence)
+        return self.compose(question, audience, self.gather(question, audience, k))
 
     def best_sentences(self, question: str, evidence: list[Evidence]) -> list[tuple[float, int, str]]:
         """(coverage, evidence index, sentence) for the best sentences, best first."""
         wants_number = bool(_NUMBER_QUESTION.search(question))
         scored = []
         for i, ev in enumerate(evidence):
-            terms = focus_terms(question, [ev.chunk.title])
-            context = ev.chunk.heading
+            statute = ev.chunk.doc_type in STATUTES
+            terms = focus_terms(question, [] if statute else [ev.chunk.title])
+            synonyms = self.synonyms(question, terms)
+            context = ev.chunk.heading + ev.chunk.title
             for sentence in sentences(ev.chunk.text):
-                cov = self.coverage(terms, sentence + context) * 0.8 + self.coverage(terms, sentence) * 0.2
+                cov = (self.coverage(terms, sentence + context, synonyms) * 0.8
+                       + self.coverage(terms, sentence, synonyms) * 0.2)
                 if wants_number and not numbers_in(sentence):
                     cov *= 0.6
                 scored.append((cov - 0.02 * i, i, sentence))

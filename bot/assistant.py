@@ -13,6 +13,7 @@ from pathlib import Path
 from . import messages
 from .answer import Answer, ExtractiveAnswerer
 from .config import Settings
+from .conversation import condense
 from .index import IngestReport, KnowledgeIndex
 from .model import Audience
 from .retrieval import Retriever, normalize_question
@@ -75,6 +76,14 @@ class Assistant:
             raise InvalidQuestion(messages.QUESTION_TOO_LONG.format(limit=self.settings.max_question_chars))
         return question
 
-    def ask(self, text: str, audience: Audience = "staff") -> Answer:
+    def ask(self, text: str, audience: Audience = "staff", previous: str | None = None) -> Answer:
+        """Answer a question; `previous` is the last question of the conversation, for follow-ups."""
         question = self.check_question(text)
-        return self.extractive.answer(question, audience)
+        standalone = condense(previous, question)
+        answer = self.extractive.answer(standalone, audience)
+        answer.question = question
+        return answer
+
+    def ingest_upload(self, path: Path, audience: Audience) -> IngestReport:
+        """Index a file a staff member uploaded (already stored on disk, so a failed step can be retried)."""
+        return self.ingest([path], audience)

@@ -129,6 +129,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .telegram_bot import check_settings, serve
+
+    settings = _settings(args)
+    problem = check_settings(settings)
+    if problem:
+        print(f"无法启动：{problem}", file=sys.stderr)
+        return 2
+    assistant = _assistant(args)
+    if assistant.index.store.count_pending():
+        print(f"提示：还有 {assistant.index.store.count_pending()} 段等待向量化，先用关键词检索。", file=sys.stderr)
+    serve(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fazhi", description="法治助手：镇政府报告与法律法规的检索问答")
     parser.add_argument("--data-dir", help="index folder (default: FAZHI_DATA_DIR or ./data)")
@@ -161,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peer", action="store_true", help="also score china_law_mcp.retrieval.search")
     p.add_argument("--limit", type=int)
     p.set_defaults(func=cmd_eval)
+
+    sub.add_parser("serve", help="run the Telegram bot").set_defaults(func=cmd_serve)
 
     p = sub.add_parser("bench", help="index build time, query latency, peak memory")
     p.add_argument("--corpus", help="regulation folder to include (e.g. ../shared/corpus/regulations)")

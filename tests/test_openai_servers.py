@@ -24,7 +24,8 @@ from langchain_core.exceptions import (
 )
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
-from openai_servers import (
+
+from tests.openai_servers import (
     BrokenStream,
     CutStream,
     Garbage,
@@ -97,10 +98,19 @@ def test_request_carries_system_and_user_messages_and_settings(
     assert request.messages == [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
     assert request.body["model"] == "scripted-model"
     assert request.body["temperature"] == 0.1
-    # langchain-openai sends max_tokens under OpenAI's newer name.
+    # ChatOpenAI sends max_tokens only under OpenAI's newer name, which llama.cpp's server ignores.
     assert request.body["max_completion_tokens"] == 16
+    assert "max_tokens" not in request.body
     assert request.body["stream"] is False
     assert request.headers["authorization"] == "Bearer test-key"
+
+
+def test_extra_body_adds_the_legacy_max_tokens(scripted_server: ScriptedChatCompletionsServer) -> None:
+    """Servers that only read ``max_tokens`` (llama.cpp's, and older OpenAI-compatible ones) need this."""
+    scripted_server.enqueue(Reply(ANSWER))
+    chat(scripted_server, extra_body={"max_tokens": 16}).invoke(MESSAGES)
+    [request] = scripted_server.chat_requests
+    assert request.body["max_tokens"] == request.body["max_completion_tokens"] == 16
 
 
 @pytest.mark.parametrize("parts", [1, 3, 7])
@@ -168,11 +178,12 @@ def test_timeout_bounds_each_read_not_the_whole_stream(
     scripted_server: ScriptedChatCompletionsServer,
 ) -> None:
     """A steady trickle outlives ``timeout``: a wall-clock cap on an answer needs its own deadline."""
-    scripted_server.enqueue(Reply(ANSWER, chunks=4, chunk_delay=TIMEOUT * 0.6))
+    parts, chunk_delay = 5, TIMEOUT * 0.6
+    scripted_server.enqueue(Reply(ANSWER, chunks=parts, chunk_delay=chunk_delay))
     began = time.monotonic()
     _, merged = stream_text(chat(scripted_server))
     assert merged.text == ANSWER
-    assert time.monotonic() - began > 2 * TIMEOUT
+    assert time.monotonic() - began >= (parts - 1) * chunk_delay > 2 * TIMEOUT
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["invoke", "stream"])
@@ -300,14 +311,22 @@ def test_stop_is_prompt_with_a_request_in_flight_and_frees_the_port() -> None:
         pass
 
 
+def llama_chat(server: LlamaCppServer) -> ChatOpenAI:
+    """llama.cpp ignores ``max_completion_tokens``; without ``max_tokens`` it fills the whole context."""
+    return chat(server, timeout=60, extra_body={"max_tokens": 16})
+
+
 def test_llama_invoke_returns_text(llama_server: LlamaCppServer) -> None:
-    message = chat(llama_server, timeout=60).invoke(MESSAGES)
+    message = llama_chat(llama_server).invoke(MESSAGES)
     assert message.text.strip()
     assert message.response_metadata["finish_reason"] in {"stop", "length"}
+    assert message.usage_metadata is not None
+    # Bounded by max_tokens (unbounded it runs to ~950); llama.cpp may also count the end-of-turn token.
+    assert 0 < message.usage_metadata["output_tokens"] <= 17
 
 
 def test_llama_stream_yields_several_chunks(llama_server: LlamaCppServer) -> None:
-    pieces, merged = stream_text(chat(llama_server, timeout=60))
-    assert len(pieces) > 1
+    pieces, merged = stream_text(llama_chat(llama_server))
+    assert 1 < len(pieces) <= 16
     assert merged.text == "".join(pieces)
     assert merged.text.strip()

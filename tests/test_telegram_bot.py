@@ -1,0 +1,165 @@
+"""The real bot (python-telegram-bot Application) end to end against the Bot API emulator on loopback."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.answer import Answer, Source
+from bot.assistant import Assistant
+from bot.config import load_settings
+from bot.telegram_bot import TelegramBot, check_settings, format_answer_html, split_message
+
+from .telegram_emulator import TelegramEmulator, running_application
+
+ADMIN, STAFF, RESIDENT, OTHER_RESIDENT = 1000, 1001, 2001, 2002
+GROUP = -5001
+
+
+@dataclass
+class BotUnderTest:
+    emulator: TelegramEmulator
+    bot: TelegramBot
+    errors: list[BaseException]
+
+    def ask(self, user: int, text: str, count: int = 1, chat: int | None = None, **kwargs) -> str:
+        chat = chat or user
+        before = len(self.emulator.bot_messages(chat))
+        self.emulator.send_message(user, chat, text, **kwargs)
+        replies = self.emulator.wait_for_bot_messages(chat, before + count, timeout=60)
+        return "\n".join(m.text or "" for m in replies[before:])
+
+
+@pytest.fixture()
+def running_bot(telegram_emulator: TelegramEmulator, built_data_dir: Path, tmp_path: Path) -> Iterator[BotUnderTest]:
+    data_dir = tmp_path / "data"
+    shutil.copytree(built_data_dir, data_dir)
+    settings = load_settings(data_dir=data_dir, staff_ids=str(STAFF), admin_ids=str(ADMIN),
+                             resident_rate_per_minute=4, max_upload_bytes=200_000)
+    bot = TelegramBot(settings, Assistant(settings))
+    app = bot.build(telegram_emulator.application_builder())
+    with running_application(app, timeout=30) as errors:
+        yield BotUnderTest(telegram_emulator, bot, errors)
+
+
+def test_start_is_role_aware_and_commands_registered(running_bot: BotUnderTest) -> None:
+    emu = running_bot.emulator
+    staff_welcome = running_bot.ask(STAFF, "/start")
+    resident_welcome = running_bot.ask(RESIDENT, "/start")
+    assert "工作人员模式" in staff_welcome and "/draft" in staff_welcome
+    assert "普法" in resident_welcome and "12348" in resident_welcome and "上传" not in resident_welcome
+    assert [name for name, _ in emu.registered_commands()] == ["start", "help", "sources", "new", "draft"]
+
+
+def test_staff_question_answered_with_citations_and_feedback_stored(running_bot: BotUnderTest) -> None:
+    emu = running_bot.emulator
+    reply = running_bot.ask(STAFF, "去年便民服务事项办了多少件？")
+    assert "69384件" in reply and "[1]" in reply
+    assert "一、（二）1. 深化“放管服”改革" in reply
+    message = emu.bot_messages(STAFF)[-1]
+    assert message.parse_mode == "HTML"
+    assert "typing" in emu.chat_actions(STAFF)
+    up = next(d for d in message.callback_data if d.endswith(":up"))
+    emu.press_button(STAFF, STAFF, message.message_id, up)
+    exchange_id = int(up.split(":")[1])
+    emu.wait_until(lambda: running_bot.bot.audit.get(exchange_id)["feedback"] == "up", timeout=10)
+    record = running_bot.bot.audit.get(exchange_id)
+    assert record["question"] == "去年便民服务事项办了多少件？" and record["role"] == "staff"
+    assert record["user"] != str(STAFF)  # pseudonymous
+
+
+def test_resident_gets_no_internal_content(running_bot: BotUnderTest) -> None:
+    for question in ("去年便民服务事项办了多少件？", "柏香镇的法治政府建设报告里写了什么", "签发人是谁"):
+        reply = running_bot.ask(RESIDENT, question)
+        assert "69384" not in reply and "柏香镇人民政府关于" not in reply and "朱娇" not in reply
+    sources = running_bot.ask(RESIDENT, "/sources")
+    assert "国家法律" in sources and "镇政府报告" not in sources and "柏香镇" not in sources
+    assert "镇政府报告" in running_bot.ask(STAFF, "/sources")
+
+
+def test_follow_up_uses_previous_turn(running_bot: BotUnderTest) -> None:
+    first = running_bot.ask(STAFF, "全镇建立了多少个人民调解委员会？")
+    assert "63个" in first
+    follow = running_bot.ask(STAFF, "那调解员有多少名？")
+    assert "210名" in follow
+    running_bot.ask(STAFF, "/new")
+    assert running_bot.bot.audit.count() == 2
+
+
+def test_group_messages_need_a_mention(running_bot: BotUnderTest) -> None:
+    emu = running_bot.emulator
+    emu.send_message(RESIDENT, GROUP, "人民调解收费吗？", chat_type="group", chat_title="村民群")
+    emu.send_message(RESIDENT, GROUP, f"@{emu.bot_username} 人民调解收费吗？", chat_type="group",
+                     chat_title="村民群")
+    replies = emu.wait_for_bot_messages(GROUP, 1, timeout=60)
+    emu.send_message(OTHER_RESIDENT, GROUP, "今天天气不错", chat_type="group", chat_title="村民群")
+    emu.send_command(STAFF, GROUP, f"help@{emu.bot_username}", chat_type="group", chat_title="村民群")
+    replies = emu.wait_for_bot_messages(GROUP, 2, timeout=30)
+    assert len(replies) == 2
+    assert "不收取任何费用" in (replies[0].text or "")
+    assert "使用方法" in (replies[1].text or "")
+
+
+def test_staff_upload_is_ingested_then_answerable(running_bot: BotUnderTest) -> None:
+    emu = running_bot.emulator
+    text = ("柏香镇人民政府关于2025年户籍服务工作的报告\n\n沁阳市公安局：\n\n"
+            "一、主要工作\n\n（一）便民办证\n\n1. 推行证明事项告知承诺制。全年办理户籍证明4321件，群众满意率98%。\n")
+    emu.send_document(STAFF, STAFF, "户籍服务报告.txt", text.encode("utf-8"), "text/plain")
+    prompt = emu.wait_for_bot_messages(STAFF, 1, timeout=30)[-1]
+    assert "公开范围" in (prompt.text or "")
+    internal = next(d for d in prompt.callback_data if d.endswith(":staff"))
+    emu.press_button(STAFF, STAFF, prompt.message_id, internal)
+    done = emu.wait_until(lambda: "已收录" in (emu.bot_messages(STAFF)[-1].text or "")
+                          and emu.bot_messages(STAFF)[-1], timeout=60)
+    assert "关于2025年户籍服务工作的报告" in done.text and "仅内部" in done.text and "2025" in done.text
+    assert "4321件" in running_bot.ask(STAFF, "2025年办理了多少件户籍证明？")
+    assert "4321" not in running_bot.ask(RESIDENT, "2025年办理了多少件户籍证明？")
+
+
+def test_bad_upload_gets_clear_message_and_index_unchanged(running_bot: BotUnderTest) -> None:
+    emu = running_bot.emulator
+    store = running_bot.bot.assistant.index.store
+    before = store.count_chunks()
+    emu.send_document(STAFF, STAFF, "通知.docx", b"MZ\x90\x00" + b"\x00" * 2000, "application/octet-stream")
+    prompt = emu.wait_for_bot_messages(STAFF, 1, timeout=30)[-1]
+    emu.press_button(STAFF, STAFF, prompt.message_id, prompt.callback_data[0])
+    failed = emu.wait_until(lambda: "收录失败" in (emu.bot_messages(STAFF)[-1].text or "")
+                            and emu.bot_messages(STAFF)[-1], timeout=60)
+    assert "扩展名不符" in failed.text
+    emu.send_document(STAFF, STAFF, "big.txt", b"a" * 300_000, "text/plain")
+    assert "大小上限" in (emu.wait_for_bot_messages(STAFF, 2, timeout=30)[-1].text or "")
+    assert store.count_chunks() == before
+
+
+def test_resident_upload_declined(running_bot: BotUnderTest) -> None:
+    emu = running_bot.emulator
+    emu.send_document(RESIDENT, RESIDENT, "a.txt", "内部文件".encode(), "text/plain")
+    assert "只有镇政府工作人员可以上传" in (emu.wait_for_bot_messages(RESIDENT, 1, timeout=30)[-1].text or "")
+
+
+def test_resident_rate_limit(running_bot: BotUnderTest) -> None:
+    replies = [running_bot.ask(RESIDENT, f"人民调解收费吗？第{i}次") for i in range(5)]
+    assert all("提问太快" not in r for r in replies[:4])
+    assert "提问太快" in replies[4]
+    assert "提问太快" not in running_bot.ask(STAFF, "人民调解收费吗？")  # staff are not limited
+
+
+def test_long_answers_split_at_paragraphs_under_limit() -> None:
+    sources = [Source(n, f"《某法》第{n}条" + "很长的标题" * 20, "某法", "law", f"第{n}条", n, 0, "现行有效", f"c{n}", "")
+               for n in range(1, 60)]
+    answer = Answer("问题", "public", "第一段<b>不是标签</b>&。" * 300, sources)
+    html = format_answer_html(answer)
+    parts = split_message(html)
+    assert len(parts) >= 3 and all(len(p) <= 4096 for p in parts)
+    assert "&lt;b&gt;不是标签&lt;/b&gt;&amp;" in parts[0]
+    assert all(p.count("<i>") == p.count("</i>") for p in parts)
+
+
+def test_settings_errors_are_one_line() -> None:
+    assert "缺少 FAZHI_TELEGRAM_TOKEN" in check_settings(load_settings(telegram_token=""))
+    assert "格式不对" in check_settings(load_settings(telegram_token="not a token"))
+    assert check_settings(load_settings(telegram_token="123:abc")) is None
