@@ -50,9 +50,14 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     mode: str = "extractive"
 
+    @property
+    def lists_sources(self) -> bool:
+        """Outreach answers cite inline in their 法律依据 part; a second list would only repeat it."""
+        return bool(self.sources) and self.mode != "outreach"
+
     def render(self) -> str:
         lines = [*self.notes, self.text]
-        if self.sources:
+        if self.lists_sources:
             lines.append(messages.NEAREST_SOURCES if self.abstained else messages.SOURCES_HEADING)
             lines += [f"[{s.n}] {s.citation}" + (f"（{s.year}年）" if s.year and s.doc_type != "law" else "")
                       for s in self.sources]
@@ -164,12 +169,12 @@ class ExtractiveAnswerer:
         grouped: dict[int, list[str]] = {}
         for i, sentence in chosen:
             order.setdefault(i, len(order) + 1)
-            grouped.setdefault(i, []).append(self._trim(sentence, question))
+            grouped.setdefault(i, []).append(self.trim(sentence, question))
         parts = ["".join(grouped[i]) + f"[{n}]" for i, n in order.items()]
         sources = [source_of(n, evidence[i]) for i, n in order.items()]
         return Answer(question, audience, "".join(parts), sources)
 
-    def _trim(self, sentence: str, question: str) -> str:
+    def trim(self, sentence: str, question: str) -> str:
         """Long sentences are cut to the clauses that carry the answer (clauses kept verbatim)."""
         if len(sentence) <= 90:
             return sentence

@@ -7,6 +7,7 @@ all retrieval and legal logic lives behind this object.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from .answer import Answer, ExtractiveAnswerer
 from .config import Settings
 from .conversation import condense
 from .index import IngestReport, KnowledgeIndex
+from .llm import LLMAnswerer
 from .model import Audience
+from .outreach import OutreachAnswerer
 from .retrieval import Retriever, normalize_question
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,8 @@ class Assistant:
         self.index = KnowledgeIndex(settings, show_progress=show_progress)
         self.retriever = Retriever(self.index)
         self.extractive = ExtractiveAnswerer(self.retriever)
+        self.outreach = OutreachAnswerer(self.extractive)
+        self.llm = LLMAnswerer(settings, self.extractive, self.outreach) if settings.llm_enabled else None
 
     # ---- knowledge ---------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -76,11 +81,18 @@ class Assistant:
             raise InvalidQuestion(messages.QUESTION_TOO_LONG.format(limit=self.settings.max_question_chars))
         return question
 
-    def ask(self, text: str, audience: Audience = "staff", previous: str | None = None) -> Answer:
-        """Answer a question; `previous` is the last question of the conversation, for follow-ups."""
+    def ask(self, text: str, audience: Audience = "staff", previous: str | None = None,
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        """Answer a question; `previous` is the last question of the conversation, for follow-ups;
+        `on_token` receives the LLM's text as it streams (LLM mode only)."""
         question = self.check_question(text)
         standalone = condense(previous, question)
-        answer = self.extractive.answer(standalone, audience)
+        if self.llm is not None:
+            answer = self.llm.answer(standalone, audience, on_token)
+        elif audience == "public":
+            answer = self.outreach.answer(standalone)
+        else:
+            answer = self.extractive.answer(standalone, audience)
         answer.question = question
         return answer
 

@@ -65,11 +65,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .assistant import InvalidQuestion
 
     assistant = _assistant(args)
+    streamed: list[str] = []
+
+    def show(token: str) -> None:
+        streamed.append(token)
+        if not args.json:
+            print(token, end="", flush=True)
+
     try:
-        answer = assistant.ask(" ".join(args.question), args.audience)
+        answer = assistant.ask(" ".join(args.question), args.audience, on_token=show)
     except InvalidQuestion as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    if streamed and not args.json:
+        print("\n" + "─" * 20 + " 核查后的回答 " + "─" * 20)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:

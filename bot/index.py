@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import Settings
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_file
-from .model import CURRENT, STATUTES, Audience, Chunk, ParsedDocument
+from .model import CURRENT, IN_FORCE, STATUTES, Audience, Chunk, ParsedDocument, in_force
 from .store import ChunkStore
 from .text import tokenize
 
@@ -63,7 +63,7 @@ class SearchFilter:
         if self.year is not None:
             clauses.append({"year": self.year})
         if self.current_only:
-            clauses.append({"status": CURRENT})
+            clauses.append({"status": {"$in": list(IN_FORCE)}})
         if self.doc_ids:
             clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
         if not clauses:
@@ -75,7 +75,7 @@ class SearchFilter:
             (self.audience == "staff" or chunk.audience == "public")
             and (not self.doc_types or chunk.doc_type in self.doc_types)
             and (self.year is None or chunk.year == self.year)
-            and (not self.current_only or chunk.status == CURRENT)
+            and (not self.current_only or in_force(chunk.status))
             and (not self.doc_ids or chunk.doc_id in self.doc_ids)
         )
 
@@ -96,7 +96,7 @@ class _SparseIndex:
         self.ids = ids
         self.chunks_meta = meta
         self.audience = np.array([m["audience"] == "public" for m in meta], dtype=bool)
-        self.current = np.array([m["status"] == CURRENT for m in meta], dtype=bool)
+        self.current = np.array([in_force(m["status"]) for m in meta], dtype=bool)
         self.doc_type = np.array([m["doc_type"] for m in meta])
         self.year = np.array([m["year"] for m in meta])
         self.doc_id = np.array([m["doc_id"] for m in meta])
@@ -347,7 +347,7 @@ class KnowledgeIndex:
 
 def _embeddable(chunk: Chunk) -> bool:
     """Superseded law versions are kept for lookup and BM25 but get no vectors: answers come from current law."""
-    return chunk.status == CURRENT or chunk.doc_type not in STATUTES
+    return in_force(chunk.status) or chunk.doc_type not in STATUTES
 
 
 def _safe(model_id: str) -> str:

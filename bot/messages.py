@@ -79,3 +79,78 @@ AUDIENCE_NAMES = {"public": "公开", "staff": "仅内部"}
 GENERIC_ERROR = "抱歉，处理您的消息时出了点问题，请稍后再试。"
 STAFF_ONLY = "抱歉，这个功能仅供镇政府工作人员使用。"
 NOT_TEXT_MESSAGE = "请用文字描述您的问题。"
+
+# ---- legal outreach (residents) --------------------------------------------------------------
+OUTREACH_CONCLUSION = "【简单回答】"
+OUTREACH_BASIS = "【法律依据】"
+OUTREACH_STEPS = "【您可以这样做】"
+OUTREACH_MAYBE = "没有找到能直接回答的条文，以下规定可能与您的问题有关，建议咨询专业人士确认："
+OUTREACH_NOTHING = "没有找到与您的问题直接相关的现行法律条文。"
+DISCLAIMER = "【提示】以上是一般性的法律信息，不是针对您具体情况的法律意见；具体问题请咨询律师或法律援助机构。"
+STEP_TALK = "先和对方心平气和地沟通协商，把事情经过、损失和证据（照片、聊天记录、票据、证人）整理好。"
+STEP_MEDIATION = ("协商不成，可以找村（居）人民调解委员会或镇人民调解委员会调解，人民调解不收取任何费用"
+                  "（《中华人民共和国人民调解法》第四条），达成的调解协议有法律约束力。")
+STEP_LEGAL_AID = "需要法律咨询或经济困难请不起律师的，可以拨打 12348 法律援助热线，或到县（市）法律援助中心申请法律援助。"
+STEP_COURT = "调解不成的，可以向人民法院起诉；注意诉讼时效，一般为三年。"
+STEP_LABOR = "劳动纠纷可以向劳动保障监察机构投诉，或向劳动人事争议仲裁委员会申请仲裁（一般先仲裁、后起诉），仲裁不收费。"
+STEP_FAMILY_VIOLENCE = "遭受家庭暴力的，可以报警（110），向妇联、居（村）委会求助，并可向人民法院申请人身安全保护令。"
+EMERGENCY = ("如果您或他人正面临暴力或生命危险，请立即拨打 110 报警（急救 120）。"
+             "确认安全后，再来问我法律问题，也可以拨打 12348 法律援助热线。")
+OUT_OF_SCOPE = "这个问题不属于法律咨询或镇政务的范围，我暂时回答不了。您可以问我法律方面的问题，例如“邻居家的树倒了砸了我的车谁赔？”"
+CLARIFY = "能再具体说说吗？比如发生了什么事、和谁之间、您想解决什么问题。这样我才能找到对应的法律规定。"
+LAW_REPEALED = "您提到的《{name}》{note}，下面按现行有效的法律回答。"
+LAW_STATUS_NOTE = "注意：《{law}》（{version}版）状态为“{status}”，以下依据现行有效的规定。"
+
+# ---- LLM mode ----------------------------------------------------------------------------------
+LLM_UNAVAILABLE = "（大模型暂时不可用，以下为原文摘录的回答。）"
+LLM_FAILED_CHECK = "（大模型的回答未通过出处核查，已改用原文摘录的回答。）"
+LLM_UNKNOWN_ARTICLES = "注意：回答中提到的 {items} 在法律库中没有找到，请勿依据。"
+LLM_REPEALED_ARTICLES = "注意：回答中提到的 {items} 已不是现行有效的规定，请以现行法律为准。"
+
+# ---- drafting ----------------------------------------------------------------------------------
+DRAFT_TITLE = "{issuer}关于{year}年法治政府建设情况的报告"
+DRAFT_PART_TITLES = {
+    "results": "一、{year}年法治政府建设主要工作及成效",
+    "problems": "二、存在的主要问题及原因",
+    "leaders": "三、党政主要负责人履行推进法治建设第一责任人职责情况",
+    "plans": "四、{next_year}年法治政府建设工作计划",
+    "other": "五、其他需要报告的事项",
+}
+DRAFT_PART_ALL = "全文"
+DRAFT_FIGURE_PLACEHOLDER = "【待填：{year}年数值（{previous}年：{value}）】"
+DRAFT_SITUATION_PLACEHOLDER = "【待填：{year}年情况】（{previous}年：{text}）"
+DRAFT_NO_EVIDENCE = "【未找到{year}年相关材料】"
+DRAFT_PLAN_INTENT = "{previous}年报告所列计划：{text}"
+DRAFT_EVIDENCE_LINE = "{year}年材料：{excerpt}（来源：{citation}）"
+DRAFT_REFERENCE_LINE = "对照{previous}年“{heading}”：{text}"
+DRAFT_OTHER_WORK = "其他工作"
+DRAFT_PROBLEM_LAST_YEAR = "{previous}年问题：{text}"
+DRAFT_PROBLEM_CHECK = "是否已解决？【待填】"
+DRAFT_NEW_PROBLEMS = "【待填：{year}年存在的主要问题及原因】"
+DRAFT_LEADERS_MISSING = "【待填：{year}年党政主要负责人履行推进法治建设第一责任人职责情况】"
+DRAFT_PLAN_HEADING = "【待填：{year}年工作计划】"
+DRAFT_PLAN_PROMPT = "参考：{previous}年报告所列计划“{item}”，落实情况：{status}。"
+DRAFT_OTHER_MATTERS = "【待填：其他需要报告的事项，没有可删除本部分】"
+DRAFT_CROSSCHECK_CAPTION = "{previous}年报告所列工作计划落实情况对照"
+DRAFT_CROSSCHECK_HEADER = ["计划事项", "落实情况", "材料来源"]
+DRAFT_STATUS = {"done": "已落实", "partly": "部分落实", "none": "未见材料"}
+DRAFT_DOC_NUMBER = "{prefix}〔{year}〕【待填】号"
+DRAFT_DOC_NUMBER_UNKNOWN = "【待填：文号】"
+DRAFT_SIGNER = "【待填】"
+DRAFT_DATE = "{year}年【待填】月【待填】日"
+DRAFT_DOCX_NOTE = "（此稿由法治助手生成，黄色标记处须逐项核实填写，定稿时删除本行）"
+DRAFT_SUMMARY = (
+    "《{title}》草稿\n"
+    "依据：{previous_year}年报告，以及{year}年上传材料 {sources} 份。\n"
+    "待填 {placeholders} 处（【】标出）。\n"
+    "{previous_year}年所列计划落实：已落实 {done} 项，部分落实 {partly} 项，未见材料 {none} 项。"
+)
+DRAFT_WARNINGS_TITLE = "导出前请核查以下敏感信息（{count} 处）："
+DRAFT_WARNING_LINE = "• {kind}：{excerpt}（{location}）"
+DRAFT_NO_WARNINGS = "未发现身份证号、手机号、当事人姓名或密级标识。"
+SENSITIVITY_KINDS = {"id_card": "身份证号", "mobile": "手机号", "personal_name": "当事人姓名", "classified": "密级标识"}
+DRAFT_NO_REPORTS = "知识库里还没有法治政府建设情况报告，请先上传上一年度的报告。"
+DRAFT_NO_PREVIOUS = "知识库里没有{year}年的法治政府建设情况报告，请先上传该报告再起草{next_year}年的报告。"
+DRAFT_UNKNOWN_PART = "没有“{part}”这一部分，可选：{choices}。"
+DEADLINE_REPORT = "向上一级报送{year}年度法治政府建设情况报告"
+DEADLINE_PUBLISH = "向社会公开{year}年度法治政府建设情况报告"

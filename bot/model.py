@@ -9,7 +9,13 @@ from typing import Literal
 DocType = Literal["report", "regulation", "law", "other"]
 Audience = Literal["public", "staff"]
 CURRENT = "现行有效"
+# 已被修改: in force, in a form amended after this text (刑法 in laws.db); still what applies, so current.
+IN_FORCE = (CURRENT, "已被修改")
 STATUTES = ("law", "regulation")
+
+
+def in_force(status: str) -> bool:
+    return status in IN_FORCE
 
 
 def content_hash(text: str) -> str:

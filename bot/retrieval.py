@@ -17,7 +17,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from .index import KnowledgeIndex, SearchFilter
-from .model import CURRENT, STATUTES, Audience, Chunk
+from .model import STATUTES, Audience, Chunk, in_force
 from .numerals import CN_NUMERAL, cn_to_int
 from .text import tokenize
 
@@ -61,17 +61,21 @@ def normalize_question(text: str) -> str:
 
 
 class Lexicon:
-    """Editable data: colloquial phrase → legal terms, and extra law-name aliases."""
+    """Editable data: colloquial phrase → legal terms, and law-name aliases (with a note for old laws
+    that were repealed and merged into another, e.g. 婚姻法 → 民法典)."""
 
     def __init__(self, directory: Path = LEXICON_DIR) -> None:
         self.expansions: list[tuple[tuple[str, ...], list[str]]] = []
         self.aliases: dict[str, str] = {}
+        self.alias_notes: dict[str, str] = {}
         for line in _rows(directory / "colloquial.tsv"):
             if len(line) >= 2:
                 self.expansions.append((tuple(line[0].split("+")), line[1].split()))
         for line in _rows(directory / "law_aliases.tsv"):
             if len(line) >= 2:
                 self.aliases[line[0]] = line[1]
+            if len(line) >= 3:
+                self.alias_notes[line[0]] = line[2]
 
     def matches(self, question: str) -> list[tuple[tuple[str, ...], list[str]]]:
         """The colloquial patterns whose parts all occur in the question, with their legal terms."""
@@ -111,7 +115,7 @@ class Retriever:
         titles: dict[str, list[tuple[str, str, str]]] = {}
         for record in self.index.store.documents():
             if record.doc_type in STATUTES:
-                entry = (record.status == CURRENT, record.version_date, record.doc_id)
+                entry = (in_force(record.status), record.version_date, record.doc_id)
                 for name in {record.title, record.title.removeprefix("中华人民共和国")}:
                     titles.setdefault(name, []).append(entry)
         for alias, full in self.lexicon.aliases.items():
@@ -147,7 +151,7 @@ class Retriever:
             found: list[Chunk] = []
             for doc_id in self._law_titles[title]:
                 found += [c for c in self.index.store.chunks_of(doc_id) if c.article_no == number]
-            current = next((c for c in found if c.status == CURRENT), None)
+            current = next((c for c in found if in_force(c.status)), None)
             refs.append(ArticleReference(title, number, found[0] if found else None, current))
         return refs
 

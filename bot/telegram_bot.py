@@ -93,7 +93,7 @@ class RateLimiter:
 def format_answer_html(answer: Answer) -> str:
     """Telegram HTML: escaped text, citation markers kept, numbered sources in italics."""
     body = [html.escape(n) for n in answer.notes] + [html.escape(answer.text)]
-    if answer.sources:
+    if answer.lists_sources:
         heading = messages.NEAREST_SOURCES if answer.abstained else messages.SOURCES_HEADING
         lines = [f"[{s.n}] {html.escape(s.citation)}" + (f"（{s.year}年）" if s.year and s.doc_type != "law" else "")
                  for s in answer.sources]

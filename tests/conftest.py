@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 REPORT = ROOT / "knowledge" / "柏香镇人民政府关于2024年法治政府建设情况的报告.txt"
 REGULATIONS = SHARED / "corpus" / "regulations"
-TEST_LAWS = ("中华人民共和国人民调解法", "中华人民共和国法律援助法")
+TEST_LAWS = ("中华人民共和国人民调解法", "中华人民共和国法律援助法", "中华人民共和国民法典",
+             "中华人民共和国劳动合同法", "中华人民共和国乡镇企业法")
 TEST_REGULATIONS = ("行政法规/不动产登记暂行条例(2019-03-24).md", "行政法规/专利法实施细则(2010-01-09).md",
                     "行政法规/专利法实施细则(2023-12-11).md")
 
@@ -49,4 +50,5 @@ def assistant(built_data_dir: Path) -> Assistant:
     return make_assistant(built_data_dir)
 
 
+from .openai_servers import llama_server_fixture, scripted_server_fixture  # noqa: E402, F401
 from .telegram_emulator import telegram_emulator_fixture  # noqa: E402, F401  (registers the fixture)

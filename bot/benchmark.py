@@ -1,0 +1,75 @@
+"""`fazhi bench`: index build times, query latency p50/p95 over the full corpus, peak memory.
+
+Builds a fresh index in a temporary folder (the user's index is not touched), so the numbers include
+parsing, tokenising, vector-cache reuse and Chroma writes exactly as `fazhi setup` does them.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from .assistant import Assistant
+from .config import Settings
+
+_SAMPLE_QUESTIONS = [
+    "人民调解收费吗？", "邻居家的树倒了砸了我的车谁赔？", "老板拖欠工资怎么办？", "离婚时房子怎么分？",
+    "父母去世没有遗嘱，遗产怎么继承？", "借钱不还可以起诉吗？", "交通事故对方全责怎么赔偿？",
+    "被狗咬了谁负责？", "去年便民服务中心一共办了多少件便民服务事项？", "人民调解员一共有多少名？",
+]
+_EVAL_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "stard_dev.jsonl"
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _questions(count: int) -> list[str]:
+    questions = list(_SAMPLE_QUESTIONS)
+    if _EVAL_FILE.is_file():
+        questions += [json.loads(line)["question"] for line in _EVAL_FILE.read_text(encoding="utf-8").splitlines()]
+    return (questions * (count // len(questions) + 1))[:count]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+
+def run_bench(settings: Settings, regulations: Path | None = None, queries: int = 100) -> dict:
+    result: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="fazhi-bench-") as tmp:
+        assistant = Assistant(settings.model_copy(update={"data_dir": Path(tmp)}))
+        started = time.perf_counter()
+        assistant.index.ingest_paths([settings.knowledge_dir])
+        result["build_report_s"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        laws = assistant.index.ingest_national_laws()
+        result["build_national_laws_s"] = round(time.perf_counter() - started, 2)
+        result["national_law_documents"] = len(laws.added)
+        if regulations:
+            started = time.perf_counter()
+            regs = assistant.index.ingest_paths([regulations])
+            result["build_regulations_s"] = round(time.perf_counter() - started, 2)
+            result["regulation_documents"] = len(regs.added)
+        started = time.perf_counter()
+        unchanged = assistant.index.ingest_national_laws()
+        result["reingest_unchanged_laws_s"] = round(time.perf_counter() - started, 2)
+        result["reingest_unchanged_count"] = unchanged.unchanged
+        result["chunks"] = assistant.index.store.count_chunks()
+        assistant.retriever.refresh()
+        assistant.ask("预热", "public")  # first query loads the embedder and BM25: timed separately
+        for audience in ("staff", "public"):
+            latencies = []
+            for question in _questions(queries):
+                started = time.perf_counter()
+                assistant.ask(question, audience)
+                latencies.append(time.perf_counter() - started)
+            result[f"ask_{audience}_ms"] = {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95),
+                                            "mean": round(statistics.mean(latencies) * 1000, 1), "n": len(latencies)}
+        result["peak_rss_mb"] = _peak_rss_mb()
+    return result

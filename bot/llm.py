@@ -1,0 +1,138 @@
+"""LLM mode: fluent answers from any OpenAI-compatible endpoint, grounded in numbered evidence and checked.
+
+The model only phrases what retrieval found. Its output is checked (markers, numbers, cited articles);
+an answer that fails is replaced by the extractive one with a short note, and any endpoint failure
+(down, timeout, rate limit, garbage) falls back the same way: the question is never lost.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from . import messages
+from .answer import Answer, ExtractiveAnswerer, source_of
+from .citations import MARKER, check_text
+from .config import Settings
+from .model import Audience
+from .outreach import OutreachAnswerer, is_emergency, is_vague
+from .retrieval import Evidence
+
+log = logging.getLogger(__name__)
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+
+@cache
+def load_prompt(name: str) -> str:
+    return (PROMPTS_DIR / f"{name}.md").read_text(encoding="utf-8")
+
+
+class LLMError(RuntimeError):
+    """The endpoint failed or answered with something unusable."""
+
+
+def make_chat_model(settings: Settings):
+    from langchain_openai import ChatOpenAI
+
+    # ChatOpenAI sends max_tokens as max_completion_tokens, which llama.cpp and some other servers ignore.
+    return ChatOpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none",
+                      model=settings.llm_model, temperature=settings.llm_temperature,
+                      max_tokens=settings.llm_max_tokens, timeout=settings.llm_timeout, max_retries=1,
+                      extra_body={"max_tokens": settings.llm_max_tokens})
+
+
+def evidence_block(evidence: list[Evidence]) -> str:
+    """Evidence as quoted, escaped data: an instruction inside a document stays text, not a command."""
+    parts = []
+    for n, ev in enumerate(evidence, start=1):
+        source = html.escape(ev.chunk.cite(), quote=True)
+        parts.append(f'<evidence n="{n}" source="{source}">\n{html.escape(ev.chunk.text)}\n</evidence>')
+    return "\n".join(parts)
+
+
+class LLMAnswerer:
+    def __init__(self, settings: Settings, extractive: ExtractiveAnswerer, outreach: OutreachAnswerer,
+                 chat_model=None) -> None:
+        self.settings = settings
+        self.extractive = extractive
+        self.outreach = outreach
+        self.retriever = extractive.retriever
+        self._chat_model = chat_model
+
+    @property
+    def chat_model(self):
+        if self._chat_model is None:
+            self._chat_model = make_chat_model(self.settings)
+        return self._chat_model
+
+    def _messages(self, question: str, audience: Audience, evidence: list[Evidence]) -> list[BaseMessage]:
+        system = load_prompt("resident_answer" if audience == "public" else "staff_answer")
+        user = f"{evidence_block(evidence)}\n\n<question>{html.escape(question)}</question>"
+        return [SystemMessage(system), HumanMessage(user)]
+
+    def generate(self, prompt: list[BaseMessage], on_token: Callable[[str], None] | None = None) -> str:
+        """Stream the reply, with a wall-clock deadline (the client timeout only bounds each read)."""
+        deadline = time.monotonic() + self.settings.llm_timeout
+        pieces: list[str] = []
+        finished = False
+        try:
+            for chunk in self.chat_model.stream(prompt):
+                text = chunk.content if isinstance(chunk.content, str) else ""
+                if text:
+                    pieces.append(text)
+                    if on_token:
+                        on_token(text)
+                if chunk.response_metadata.get("finish_reason"):
+                    finished = True
+                if time.monotonic() > deadline:
+                    raise LLMError("deadline exceeded")
+        except LLMError:
+            raise
+        except Exception as exc:  # openai/langchain raise many types: timeout, HTTP, JSON, ValueError
+            raise LLMError(f"{type(exc).__name__}: {exc}") from exc
+        reply = "".join(pieces).strip()
+        if not reply or not finished:
+            raise LLMError("empty or truncated reply")
+        return reply
+
+    def answer(self, question: str, audience: Audience, on_token: Callable[[str], None] | None = None) -> Answer:
+        if audience == "public" and (is_emergency(question) or is_vague(question)):
+            return self.outreach.answer(question)
+        fallback = self.outreach.answer(question) if audience == "public" else self.extractive.answer(
+            question, audience)
+        if fallback.abstained:
+            return fallback
+        evidence = (self.retriever.retrieve(question, "public", 6) if audience == "public"
+                    else self.extractive.gather(question, audience))
+        try:
+            reply = self.generate(self._messages(question, audience, evidence), on_token)
+        except LLMError as exc:
+            log.warning("LLM failed, using the extractive answer: %s", exc)
+            fallback.notes.insert(0, messages.LLM_UNAVAILABLE)
+            return fallback
+        check = check_text(reply, [e.chunk.text for e in evidence], self.retriever, question)
+        if not check.grounded:
+            log.warning("LLM answer failed checks: %s", check)
+            fallback.notes.insert(0, messages.LLM_FAILED_CHECK)
+            return fallback
+        used = sorted({int(n) for n in MARKER.findall(reply)})
+        answer = Answer(question, audience, reply, [source_of(n, evidence[n - 1]) for n in used], mode="llm")
+        if check.unknown_articles:
+            answer.notes.append(messages.LLM_UNKNOWN_ARTICLES.format(items="、".join(check.unknown_articles)))
+        if check.repealed_articles:
+            answer.notes.append(messages.LLM_REPEALED_ARTICLES.format(items="、".join(check.repealed_articles)))
+        return answer
+
+    def rewrite_query(self, question: str) -> str:
+        """Colloquial question → legal search terms (appended to the question for retrieval)."""
+        try:
+            terms = self.generate([SystemMessage(load_prompt("query_rewrite")), HumanMessage(question)])
+        except LLMError:
+            return question
+        return f"{question} {terms.splitlines()[0][:100]}"

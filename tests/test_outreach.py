@@ -1,0 +1,89 @@
+"""Legal outreach for residents: answer shape, article lookup, repealed laws, 繁體, emergencies, scope."""
+
+from __future__ import annotations
+
+import re
+
+from bot.assistant import Assistant
+from bot.model import in_force
+
+
+def _cited_articles(assistant: Assistant, answer) -> list:
+    """Every cited source must be a real, current, public article in the index."""
+    chunks = assistant.index.store.chunks([s.chunk_id for s in answer.sources])
+    assert len(chunks) == len(answer.sources)
+    for source in answer.sources:
+        chunk = chunks[source.chunk_id]
+        assert chunk.audience == "public" and in_force(chunk.status) and chunk.article_no == source.article_no
+    return list(chunks.values())
+
+
+def test_answer_has_conclusion_basis_steps_and_disclaimer(assistant: Assistant) -> None:
+    answer = assistant.ask("邻居家的树倒了砸了我的车谁赔？", "public")
+    text = answer.text
+    parts = [text.index(h) for h in ("【简单回答】", "【法律依据】", "【您可以这样做】", "【提示】")]
+    assert parts == sorted(parts)
+    assert "《中华人民共和国民法典》第一千二百五十七条" in text
+    assert "林木的所有人或者管理人" in text.split("【法律依据】")[0]  # the one-sentence answer
+    steps = text.split("【您可以这样做】")[1]
+    assert steps.index("协商") < steps.index("人民调解委员会") < steps.index("12348") < steps.index("人民法院")
+    assert "不是针对您具体情况的法律意见" in text
+    _cited_articles(assistant, answer)
+
+
+def test_mediation_is_free(assistant: Assistant) -> None:
+    answer = assistant.ask("人民调解收费吗？", "public")
+    assert answer.text.startswith("【简单回答】人民调解委员会调解民间纠纷，不收取任何费用。")
+    assert answer.sources[0].citation == "《中华人民共和国人民调解法》第四条"
+
+
+def test_labour_dispute_goes_to_arbitration(assistant: Assistant) -> None:
+    answer = assistant.ask("老板拖欠工资不给怎么办？", "public")
+    assert "劳动人事争议仲裁委员会" in answer.text
+    assert any("劳动合同法" in s.title for s in answer.sources)
+
+
+def test_article_lookup_by_alias_and_number(assistant: Assistant) -> None:
+    for question in ("民法典第1257条是怎么规定的？", "民法典第一千二百五十七条", "《民法典》第 1257 条"):
+        answer = assistant.ask(question, "public")
+        assert answer.sources[0].citation == "《中华人民共和国民法典》第一千二百五十七条", question
+        assert "林木折断" in answer.text
+    answer = assistant.ask("调解法第四条说的什么", "public")
+    assert answer.sources[0].citation == "《中华人民共和国人民调解法》第四条"
+
+
+def test_repealed_law_named_as_repealed(assistant: Assistant) -> None:
+    answer = assistant.ask("婚姻法规定离婚时夫妻共同财产怎么分？", "public")
+    assert "《婚姻法》已于2021年1月1日废止" in answer.text
+    assert all("婚姻法" not in s.title for s in answer.sources)
+    assert any(s.title == "中华人民共和国民法典" for s in answer.sources)
+    old = assistant.ask("乡镇企业法第二条是怎么规定的？", "public")
+    assert "“已废止”" in old.text
+    assert all(s.title != "中华人民共和国乡镇企业法" for s in old.sources)
+
+
+def test_traditional_chinese_works_the_same(assistant: Assistant) -> None:
+    simplified = assistant.ask("人民调解收费吗？", "public")
+    traditional = assistant.ask("人民調解收費嗎？", "public")
+    assert traditional.text == simplified.text
+    assert [s.citation for s in traditional.sources] == [s.citation for s in simplified.sources]
+
+
+def test_emergency_goes_to_110_first(assistant: Assistant) -> None:
+    for question in ("救命，我老公正在打我", "他拿刀威胁要杀了我怎么办"):
+        answer = assistant.ask(question, "public")
+        assert answer.text.startswith("如果您或他人正面临暴力或生命危险，请立即拨打 110")
+
+
+def test_vague_and_out_of_scope(assistant: Assistant) -> None:
+    assert "能再具体说说吗" in assistant.ask("调解", "public").text
+    assert "不属于法律咨询" in assistant.ask("今天天气怎么样", "public").text
+    assert "不属于法律咨询" in assistant.ask("推荐一部好看的电影", "public").text
+
+
+def test_resident_answers_never_include_staff_material(assistant: Assistant) -> None:
+    for question in ("柏香镇2024年便民服务办了多少件", "镇里的法治政府建设报告", "签发人朱娇", "人民调解员有多少名"):
+        answer = assistant.ask(question, "public")
+        assert "柏香镇人民政府" not in answer.render() and "69384" not in answer.render()
+        assert not re.search(r"210名", answer.render())
+        assert all(s.doc_type in ("law", "regulation") for s in answer.sources)
