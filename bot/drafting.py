@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 PART_KEYS = ("results", "problems", "leaders", "plans", "other")
 ALL_PARTS = "all"
-# Last year's parts are recognised by their heading words, checked in this order: the plan heading
-# (2025年法治政府建设工作计划) also says 工作, and the leaders' heading may say 情况 like the results.
+# Last year's parts are recognised by their heading words, not their position, checked in this order:
+# the plan heading (2025年法治政府建设工作计划) also says 工作.
 _PART_WORDS = (
     ("plans", ("计划", "打算", "思路")),
     ("leaders", ("第一责任人", "负责人")),
@@ -68,6 +68,7 @@ _LABEL_HEAD = re.compile(r"^(?:\d{4}年度?|全年|全镇|全市|今年|其中|�
 _LABEL_TAIL = re.compile(r"(?:达到|达|为|共计|累计|共|约|近|超过)+$")
 _LABEL_AFTER_END = re.compile(r"[^\u4e00-\u9fa5“”]|[均都已并]")
 _LABEL_CHARS = 14
+_ANNUAL_REPORT = re.compile(r"法治政府建设.{0,8}报告")
 _MARKERS = re.compile(r"[零〇一二两三四五六七八九十百]+、|（[零〇一二两三四五六七八九十百]+）|\d{1,2}\.|（\d{1,2}）")
 
 
@@ -136,9 +137,14 @@ class Draft:
     parts: list[DraftPart]
     crosscheck: list[CrossCheckRow]
     warnings: list[SensitivityWarning]
-    sources: list[str] = field(default_factory=list)
+    evidence: dict[str, list[Finding]] = field(default_factory=dict)  # by heading of last year's report
     preamble: list[str] = field(default_factory=list)
     closing: list[str] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[str]:
+        """Titles of this year's documents the draft cites."""
+        return sorted({f.chunk.title for found in self.evidence.values() for f in found})
 
     def blocks(self) -> list[GongwenBlock]:
         """The 正文 in reading order: opening paragraph, the parts, closing paragraph."""
@@ -147,8 +153,9 @@ class Draft:
 
 # ---- last year's report ----------------------------------------------------------------------------
 def annual_reports(index: KnowledgeIndex) -> list[DocumentRecord]:
-    """Indexed 法治政府建设 reports, newest year (then newest upload) first."""
-    records = [r for r in index.store.documents() if r.doc_type == "report" and "法治政府建设" in r.title]
+    """Indexed annual 法治政府建设 reports, newest year (then newest upload) first; a 工作要点 notice or a
+    普法 summary uploaded as this year's evidence is not one."""
+    records = [r for r in index.store.documents() if r.doc_type == "report" and _ANNUAL_REPORT.search(r.title)]
     return sorted(records, key=lambda r: (r.year, r.ingested_at), reverse=True)
 
 
@@ -264,7 +271,7 @@ def figure_template(text: str, year: int) -> str:
 
 
 def _shorten(text: str, limit: int) -> str:
-    text = re.sub(r"\s+", "", text)
+    text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -300,18 +307,22 @@ def similarity(a: Counter[str], b: Counter[str]) -> float:
     return dot / norm if norm else 0.0
 
 
+def part_title(key: str, year: int) -> str:
+    """The heading of a part in the report for ``year``, e.g. 四、2026年法治政府建设工作计划."""
+    return messages.DRAFT_PART_TITLES[key].format(year=year, next_year=year + 1)
+
+
 # ---- drafting ----------------------------------------------------------------------------------------------
 class _Drafter:
     """Builds each part from last year's report and this year's findings, looking each heading up once."""
 
     def __init__(self, previous: OfficialDocument, retriever: Retriever, year: int) -> None:
-        self.previous = previous
         self.retriever = retriever
         self.year = year
         self.parts = previous_parts(previous)
         self.weights = TermWeights(previous)
         self.plan_items = self._children("plans")
-        self._found: dict[str, list[Finding]] = {}
+        self.found: dict[str, list[Finding]] = {}  # by heading of last year's report
 
     def _children(self, key: str) -> list[ReportSection]:
         section = self.parts.get(key)
@@ -319,23 +330,16 @@ class _Drafter:
 
     def findings(self, section: ReportSection) -> list[Finding]:
         """This year's chunks that speak to a heading of last year's report, best first."""
-        if section.path not in self._found:
+        if section.heading not in self.found:
             target = self.weights.vector(section.text, section.heading)
             flt = SearchFilter(audience="staff", doc_types=EVIDENCE_TYPES, year=self.year)
             hits = self.retriever.retrieve(f"{section.heading}。{section.text}", "staff", _CANDIDATES, flt)
-            found = []
-            for hit in hits:
-                if hit.chunk.section_path == _INFO_PATH:
-                    continue
-                score = similarity(target, self.weights.vector(f"{hit.chunk.heading}。{hit.chunk.text}"))
-                if score >= PARTLY_THRESHOLD:
-                    found.append(Finding(hit.chunk, score, self._excerpt(hit.chunk.text, target)))
-            found.sort(key=lambda f: -f.score)
-            self._found[section.path] = found[:_MAX_FINDINGS]
-        return self._found[section.path]
-
-    def all_findings(self) -> list[Finding]:
-        return [finding for found in self._found.values() for finding in found]
+            chunks = [hit.chunk for hit in hits if hit.chunk.section_path != _INFO_PATH]
+            scored = [(similarity(target, self.weights.vector(f"{c.heading}。{c.text}")), c) for c in chunks]
+            found = [Finding(chunk, score, self._excerpt(chunk.text, target))
+                     for score, chunk in sorted(scored, key=lambda sc: -sc[0]) if score >= PARTLY_THRESHOLD]
+            self.found[section.heading] = found[:_MAX_FINDINGS]
+        return self.found[section.heading]
 
     def _excerpt(self, text: str, target: Counter[str]) -> str:
         """The sentences of a chunk closest to the heading, in their order, within the excerpt length."""
@@ -365,13 +369,11 @@ class _Drafter:
         return rows
 
     # ---- parts ----
-    def title(self, key: str) -> str:
-        return messages.DRAFT_PART_TITLES[key].format(year=self.year, next_year=self.year + 1)
-
     def part(self, key: str) -> DraftPart:
         build = {"results": self.results, "problems": self.problems, "leaders": self.leaders,
                  "plans": self.plans, "other": self.other}[key]
-        return DraftPart(key, self.title(key), [GongwenBlock(kind="h1", text=self.title(key)), *build()])
+        title = part_title(key, self.year)
+        return DraftPart(key, title, [GongwenBlock(kind="h1", text=title), *build()])
 
     def results(self) -> list[GongwenBlock]:
         """One heading per plan item: the intent, this year's evidence, last year's figures to update."""
@@ -440,14 +442,13 @@ class _Drafter:
 
     def plans(self) -> list[GongwenBlock]:
         """Next year's headings are the staff's to write; last year's items and how they went are prompts."""
-        rows = self.crosscheck() or [CrossCheckRow("", "none")]
+        heading = messages.DRAFT_PLAN_HEADING.format(year=self.year + 1)
         blocks: list[GongwenBlock] = []
-        for number, row in enumerate(rows, start=1):
-            blocks.append(_heading("h2", number, messages.DRAFT_PLAN_HEADING.format(year=self.year + 1)))
-            if row.item:
-                blocks.append(_para(messages.DRAFT_PLAN_PROMPT.format(previous=self.year - 1, item=row.item,
-                                                                      status=row.label)))
-        return blocks
+        for number, row in enumerate(self.crosscheck(), start=1):
+            blocks += [_heading("h2", number, heading),
+                       _para(messages.DRAFT_PLAN_PROMPT.format(previous=self.year - 1, item=row.item,
+                                                               status=row.label))]
+        return blocks or [_heading("h2", 1, heading)]
 
     def other(self) -> list[GongwenBlock]:
         return [_para(messages.DRAFT_OTHER_MATTERS)]
@@ -469,19 +470,17 @@ def build_draft(index: KnowledgeIndex, retriever: Retriever, year: int | None = 
     year = year or default_year(index)
     previous = find_previous_report(index, year)
     drafter = _Drafter(previous, retriever, year)
-    keys = PART_KEYS if part == ALL_PARTS else (part,)
-    parts = [drafter.part(key) for key in keys]
-    crosscheck = drafter.crosscheck()
     whole = part == ALL_PARTS
-    draft = Draft(
-        year=year, previous=previous, **_header(previous, year), parts=parts, crosscheck=crosscheck,
-        warnings=[], preamble=[template(p, year) for p in previous.preamble] if whole else [],
+    parts = [drafter.part(key) for key in (PART_KEYS if whole else (part,))]
+    # Evidence (and its warnings) is what the requested parts show; the cross-check, needed for the
+    # summary of any part, may look up more.
+    evidence = {heading: found for heading, found in drafter.found.items() if found}
+    return Draft(
+        year=year, previous=previous, **_header(previous, year), parts=parts, crosscheck=drafter.crosscheck(),
+        warnings=_warnings(parts, [f for found in evidence.values() for f in found]), evidence=evidence,
+        preamble=[template(p, year) for p in previous.preamble] if whole else [],
         closing=[template(p, year) for p in previous.closing] if whole else [],
     )
-    found = drafter.all_findings()
-    draft.sources = sorted({f.chunk.title for f in found})
-    draft.warnings = _warnings(draft, found)
-    return draft
 
 
 def _header(previous: OfficialDocument, year: int) -> dict[str, str | None]:
@@ -497,10 +496,10 @@ def _header(previous: OfficialDocument, year: int) -> dict[str, str | None]:
             "date_text": messages.DRAFT_DATE.format(year=year + 1)}
 
 
-def _warnings(draft: Draft, found: list[Finding]) -> list[SensitivityWarning]:
+def _warnings(parts: list[DraftPart], found: list[Finding]) -> list[SensitivityWarning]:
     """Sensitive items where the clerk must remove them (the draft), then those only in the evidence,
     which an LLM or the clerk may still quote."""
-    warnings = [w for part in draft.parts for where, block in _located(part)
+    warnings = [w for part in parts for where, block in _located(part)
                 for w in scan(_block_text(block), where)]
     seen = {(w.kind, w.item) for w in warnings}
     warnings += [w for f in found for w in scan(f.chunk.text, f.chunk.cite()) if (w.kind, w.item) not in seen]
@@ -542,6 +541,7 @@ def _block_text(block: GongwenBlock) -> str:
 
 
 def to_gongwen(draft: Draft) -> GongwenDocument:
+    """The draft as a 公文; its 附注 tells whoever opens the file that it is not finished."""
     return GongwenDocument(
         issuer_mark=draft.issuer_mark, doc_number=draft.doc_number, signer=draft.signer, title=draft.title,
         recipient=draft.recipient or None, blocks=draft.blocks(), closing_org=draft.issuer,

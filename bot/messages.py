@@ -116,7 +116,6 @@ DRAFT_PART_TITLES = {
     "plans": "四、{next_year}年法治政府建设工作计划",
     "other": "五、其他需要报告的事项",
 }
-DRAFT_PART_ALL = "全文"
 DRAFT_FIGURE_PLACEHOLDER = "【待填：{year}年数值（{previous}年：{value}）】"
 DRAFT_SITUATION_PLACEHOLDER = "【待填：{year}年情况】（{previous}年：{text}）"
 DRAFT_NO_EVIDENCE = "【未找到{year}年相关材料】"

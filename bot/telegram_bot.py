@@ -27,7 +27,7 @@ from telegram import (
     MessageEntity,
     Update,
 )
-from telegram.constants import ChatAction, ChatType, MessageLimit
+from telegram.constants import ChatAction, ChatType, MessageLimit, ParseMode
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -47,6 +47,7 @@ from .loaders import SUPPORTED_SUFFIXES, DocumentError
 
 log = logging.getLogger(__name__)
 Role = Literal["admin", "staff", "resident"]
+STREAM_EDIT_SECONDS = 1.5
 
 
 def role_of(settings: Settings, update: Update) -> Role:
@@ -263,16 +264,47 @@ class TelegramBot:
             return
         text = self._strip_mention(message.text or "", bot_username)
         previous = context.chat_data.get("previous")
+        streamed: list[str] = []
+        draft: Message | None = None
         try:
             async with self._typing(message):
-                answer = await asyncio.to_thread(self.assistant.ask, text, audience_of(role), previous)
+                work = asyncio.ensure_future(asyncio.to_thread(
+                    self.assistant.ask, text, audience_of(role), previous, streamed.append))
+                draft = await self._show_progress(message, work, streamed)
+                answer = await work
         except InvalidQuestion as exc:
             await message.reply_text(str(exc))
             return
         context.chat_data["previous"] = answer.question
         exchange_id = self.audit.record("telegram", role, user_id, answer.question, answer.render(),
                                         [s.citation for s in answer.sources])
-        await self._reply_chunks(message, format_answer_html(answer), feedback_keyboard(exchange_id))
+        parts = split_message(format_answer_html(answer))
+        keyboard = feedback_keyboard(exchange_id)
+        if draft is not None:  # the streamed message becomes the checked answer
+            await draft.edit_text(parts[0], parse_mode=ParseMode.HTML,
+                                  reply_markup=keyboard if len(parts) == 1 else None)
+            parts = parts[1:]
+        for i, part in enumerate(parts):
+            await message.reply_html(part, reply_markup=keyboard if i == len(parts) - 1 else None,
+                                     do_quote=message.chat.type != ChatType.PRIVATE)
+
+    async def _show_progress(self, message: Message, work: asyncio.Future, streamed: list[str]) -> Message | None:
+        """While an LLM streams, show its text in one message, edited at most every STREAM_EDIT_SECONDS
+        (Telegram rate-limits edits); returns that message so the checked answer can replace it."""
+        draft: Message | None = None
+        shown = ""
+        while not work.done():
+            await asyncio.wait([work], timeout=STREAM_EDIT_SECONDS)
+            current = "".join(streamed)[: MessageLimit.MAX_TEXT_LENGTH - 10]
+            if work.done() or not current or current == shown:
+                continue
+            with contextlib.suppress(Exception):  # a failed preview edit must not lose the answer
+                if draft is None:
+                    draft = await message.reply_text(current + " …")
+                else:
+                    await draft.edit_text(current + " …")
+                shown = current
+        return draft
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self._addressed(update, context.bot.username):

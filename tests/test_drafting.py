@@ -164,6 +164,8 @@ def test_uploaded_evidence_lands_under_its_heading(with_evidence: tuple[Assistan
         assert "【未找到2025年相关材料】" in texts and not any("来源：" in t for t in texts)
     assert any("普法工作总结" in t for t in under_heading(draft, "problems", "普法宣传效果有待增强"))
     assert draft.sources == ["柏香镇2025年普法工作总结", "柏香镇2025年矛盾纠纷调解工作台账"]
+    assert draft.evidence["创新普法宣传方式"][0].chunk.title == "柏香镇2025年普法工作总结"  # for the LLM prose
+    assert "提升行政执法规范化水平" not in draft.evidence
 
 
 def test_crosscheck_marks_covered_and_uncovered_items(with_evidence: tuple[Assistant, Draft]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from bot.assistant import Assistant
 from bot.config import load_settings
 from bot.telegram_bot import TelegramBot, check_settings, format_answer_html, split_message
 
+from .openai_servers import Reply, ScriptedChatCompletionsServer
 from .telegram_emulator import TelegramEmulator, running_application
 
 ADMIN, STAFF, RESIDENT, OTHER_RESIDENT = 1000, 1001, 2001, 2002
@@ -34,16 +36,22 @@ class BotUnderTest:
         return "\n".join(m.text or "" for m in replies[before:])
 
 
-@pytest.fixture()
-def running_bot(telegram_emulator: TelegramEmulator, built_data_dir: Path, tmp_path: Path) -> Iterator[BotUnderTest]:
+@contextmanager
+def start_bot(emulator: TelegramEmulator, built_data_dir: Path, tmp_path: Path, **overrides) -> Iterator[BotUnderTest]:
     data_dir = tmp_path / "data"
     shutil.copytree(built_data_dir, data_dir)
     settings = load_settings(data_dir=data_dir, staff_ids=str(STAFF), admin_ids=str(ADMIN),
-                             resident_rate_per_minute=4, max_upload_bytes=200_000)
+                             resident_rate_per_minute=4, max_upload_bytes=200_000, **overrides)
     bot = TelegramBot(settings, Assistant(settings))
-    app = bot.build(telegram_emulator.application_builder())
+    app = bot.build(emulator.application_builder())
     with running_application(app, timeout=30) as errors:
-        yield BotUnderTest(telegram_emulator, bot, errors)
+        yield BotUnderTest(emulator, bot, errors)
+
+
+@pytest.fixture()
+def running_bot(telegram_emulator: TelegramEmulator, built_data_dir: Path, tmp_path: Path) -> Iterator[BotUnderTest]:
+    with start_bot(telegram_emulator, built_data_dir, tmp_path) as bot:
+        yield bot
 
 
 def test_start_is_role_aware_and_commands_registered(running_bot: BotUnderTest) -> None:
@@ -163,3 +171,17 @@ def test_settings_errors_are_one_line() -> None:
     assert "缺少 FAZHI_TELEGRAM_TOKEN" in check_settings(load_settings(telegram_token=""))
     assert "格式不对" in check_settings(load_settings(telegram_token="not a token"))
     assert check_settings(load_settings(telegram_token="123:abc")) is None
+
+
+def test_llm_answer_streams_by_edits_and_ends_checked(telegram_emulator: TelegramEmulator, built_data_dir: Path,
+                                                      tmp_path: Path, scripted_server: ScriptedChatCompletionsServer) -> None:
+    scripted_server.enqueue(Reply("全镇共配备人民调解员210名[1]，覆盖63个人民调解委员会[1]。", chunks=6, chunk_delay=0.7))
+    with start_bot(telegram_emulator, built_data_dir, tmp_path, llm_base_url=scripted_server.base_url,
+                   llm_model="scripted", llm_timeout=20) as running:
+        telegram_emulator.send_message(STAFF, STAFF, "人民调解员一共有多少名？")
+        message = telegram_emulator.wait_until(
+            lambda: next((m for m in telegram_emulator.bot_messages(STAFF) if m.callback_data), None), timeout=60)
+        reply = message.text
+        assert len(message.versions) >= 2  # previews, then the checked answer
+        assert message.versions[0].text.endswith("…")
+        assert "210名[1]" in reply and "一、（四）1." in message.text and message.callback_data
