@@ -15,6 +15,7 @@ from . import messages
 from .answer import Answer, ExtractiveAnswerer
 from .config import Settings
 from .conversation import condense
+from .drafting import Draft, build_draft, write_docx
 from .index import IngestReport, KnowledgeIndex
 from .llm import LLMAnswerer
 from .model import Audience
@@ -95,6 +96,18 @@ class Assistant:
             answer = self.extractive.answer(standalone, audience)
         answer.question = question
         return answer
+
+    # ---- drafting -----------------------------------------------------------------------------
+    def draft(self, year: int | None = None, part: str = "all") -> Draft:
+        """Next year's 法治政府建设 report (or one part), built on last year's report and this year's uploads."""
+        return build_draft(self.index, self.retriever, year, part)
+
+    def export_draft(self, draft: Draft, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_docx(draft, path)
+
+    def draft_path(self, draft: Draft, part: str) -> Path:
+        return self.settings.data_dir / "drafts" / f"{draft.year}年法治政府建设报告草稿-{part}.docx"
 
     def ingest_upload(self, path: Path, audience: Audience) -> IngestReport:
         """Index a file a staff member uploaded (already stored on disk, so a failed step can be retried)."""

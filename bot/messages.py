@@ -153,3 +153,11 @@ DRAFT_NO_PREVIOUS = "知识库里没有{year}年的法治政府建设情况报�
 DRAFT_UNKNOWN_PART = "没有“{part}”这一部分，可选：{choices}。"
 DEADLINE_REPORT = "向上一级报送{year}年度法治政府建设情况报告"
 DEADLINE_PUBLISH = "向社会公开{year}年度法治政府建设情况报告"
+
+# ---- drafting in chat --------------------------------------------------------------------------
+DRAFT_CHOOSE_PART = "起草 {year} 年法治政府建设情况报告。请选择要起草的部分："
+DRAFT_WHOLE = "整篇报告"
+DRAFT_WORKING = "正在起草“{part}”，请稍候…"
+DRAFT_DOCX_CAPTION = "{title}（草稿，{part}）。黄色标记处须逐项核实填写。"
+DRAFT_SAVED = "草稿已保存：{path}"
+DEADLINE_REMINDER = "提醒：{label}截止日期是 {date}（还有 {days} 天）。可以用 /draft 起草报告。"

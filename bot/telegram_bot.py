@@ -43,6 +43,7 @@ from .answer import Answer
 from .assistant import Assistant, InvalidQuestion
 from .audit import AuditLog
 from .config import Settings
+from .drafting import PART_KEYS, DraftError, default_year, next_deadlines, part_title, render_text
 from .loaders import SUPPORTED_SUFFIXES, DocumentError
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,8 @@ class TelegramBot:
         app.add_handler(CommandHandler("help", self.help))
         app.add_handler(CommandHandler("sources", self.sources))
         app.add_handler(CommandHandler("new", self.new_conversation))
+        app.add_handler(CommandHandler("draft", self.draft_menu))
+        app.add_handler(CallbackQueryHandler(self.draft_part, pattern=r"^dr:"))
         app.add_handler(CallbackQueryHandler(self.feedback, pattern=r"^fb:"))
         app.add_handler(CallbackQueryHandler(self.upload_choice, pattern=r"^up:"))
         app.add_handler(MessageHandler(filters.Document.ALL, self.document))
@@ -178,6 +181,8 @@ class TelegramBot:
 
     async def _post_init(self, app: Application) -> None:
         await app.bot.set_my_commands([BotCommand(name, text) for name, text in messages.COMMANDS.items()])
+        if app.job_queue is not None:
+            app.job_queue.run_repeating(self.remind_deadlines, interval=24 * 3600, first=60)
 
     # ---- helpers -----------------------------------------------------------------------------
     def role(self, update: Update) -> Role:
@@ -317,6 +322,66 @@ class TelegramBot:
         await query.answer(messages.FEEDBACK_THANKS)
         with contextlib.suppress(Exception):
             await query.edit_message_reply_markup(reply_markup=None)
+
+    # ---- drafting ----------------------------------------------------------------------------
+    async def draft_menu(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.role(update) == "resident":
+            await update.effective_message.reply_text(messages.STAFF_ONLY)
+            return
+        try:
+            year = await asyncio.to_thread(default_year, self.assistant.index)
+        except DraftError as exc:
+            await update.effective_message.reply_text(str(exc))
+            return
+        buttons = [[InlineKeyboardButton(messages.DRAFT_WHOLE, callback_data=f"dr:{year}:all")]]
+        buttons += [[InlineKeyboardButton(part_title(key, year), callback_data=f"dr:{year}:{key}")]
+                    for key in PART_KEYS]
+        await update.effective_message.reply_text(messages.DRAFT_CHOOSE_PART.format(year=year),
+                                                  reply_markup=InlineKeyboardMarkup(buttons))
+
+    async def draft_part(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if self.role(update) == "resident":
+            await query.answer(messages.STAFF_ONLY, show_alert=True)
+            return
+        _, year, part = (query.data or "").split(":")
+        await query.answer()
+        label = messages.DRAFT_WHOLE if part == "all" else part_title(part, int(year))
+        await query.edit_message_text(messages.DRAFT_WORKING.format(part=label))
+        message = query.message
+        try:
+            async with self._typing(message):
+                draft = await asyncio.to_thread(self.assistant.draft, int(year), part)
+                path = await asyncio.to_thread(self.assistant.export_draft, draft,
+                                               self.assistant.draft_path(draft, part))
+        except DraftError as exc:
+            await message.reply_text(str(exc))
+            return
+        for text in render_text(draft):
+            for chunk in split_message(html.escape(text)):
+                await message.reply_html(chunk)
+        with path.open("rb") as handle:
+            await message.reply_document(handle, filename=path.name,
+                                         caption=messages.DRAFT_DOCX_CAPTION.format(title=draft.title, part=label))
+
+    async def remind_deadlines(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Daily: tell staff about the 1 March / 1 April deadlines once each, when they come near."""
+        today = date.today()
+        sent: set = context.bot_data.setdefault("reminded", set())
+        for due, label in next_deadlines(today, self.settings.report_due, self.settings.publish_due):
+            days = (due - today).days
+            if days > self.settings.reminder_days_ahead or (due, label) in sent:
+                continue
+            sent.add((due, label))
+            text = messages.DEADLINE_REMINDER.format(label=label, date=due.isoformat(), days=days)
+            recipients = set(self.settings.staff_ids) | set(self.settings.admin_ids)
+            if self.settings.staff_chat_id is not None:
+                recipients.add(self.settings.staff_chat_id)
+            for chat_id in sorted(recipients):
+                try:
+                    await context.bot.send_message(chat_id, text)
+                except Exception as exc:  # a staff member who never opened the bot cannot be messaged
+                    log.warning("reminder to %s failed: %s", chat_id, exc)
 
     # ---- uploads -----------------------------------------------------------------------------
     async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from docx import Document
+from telegram.ext import Application
 
 from bot.answer import Answer, Source
 from bot.assistant import Assistant
@@ -26,6 +29,7 @@ GROUP = -5001
 class BotUnderTest:
     emulator: TelegramEmulator
     bot: TelegramBot
+    app: Application
     errors: list[BaseException]
 
     def ask(self, user: int, text: str, count: int = 1, chat: int | None = None, **kwargs) -> str:
@@ -45,7 +49,7 @@ def start_bot(emulator: TelegramEmulator, built_data_dir: Path, tmp_path: Path, 
     bot = TelegramBot(settings, Assistant(settings))
     app = bot.build(emulator.application_builder())
     with running_application(app, timeout=30) as errors:
-        yield BotUnderTest(emulator, bot, errors)
+        yield BotUnderTest(emulator, bot, app, errors)
 
 
 @pytest.fixture()
@@ -177,7 +181,7 @@ def test_llm_answer_streams_by_edits_and_ends_checked(telegram_emulator: Telegra
                                                       tmp_path: Path, scripted_server: ScriptedChatCompletionsServer) -> None:
     scripted_server.enqueue(Reply("全镇共配备人民调解员210名[1]，覆盖63个人民调解委员会[1]。", chunks=6, chunk_delay=0.7))
     with start_bot(telegram_emulator, built_data_dir, tmp_path, llm_base_url=scripted_server.base_url,
-                   llm_model="scripted", llm_timeout=20) as running:
+                   llm_model="scripted", llm_timeout=20):
         telegram_emulator.send_message(STAFF, STAFF, "人民调解员一共有多少名？")
         message = telegram_emulator.wait_until(
             lambda: next((m for m in telegram_emulator.bot_messages(STAFF) if m.callback_data), None), timeout=60)
@@ -185,3 +189,37 @@ def test_llm_answer_streams_by_edits_and_ends_checked(telegram_emulator: Telegra
         assert len(message.versions) >= 2  # previews, then the checked answer
         assert message.versions[0].text.endswith("…")
         assert "210名[1]" in reply and "一、（四）1." in message.text and message.callback_data
+
+
+def test_staff_drafts_a_part_and_gets_a_docx(running_bot: BotUnderTest) -> None:
+    emu = running_bot.emulator
+    menu_text = running_bot.ask(STAFF, "/draft")
+    assert "起草 2025 年" in menu_text
+    menu = emu.bot_messages(STAFF)[-1]
+    assert menu.callback_data[0] == "dr:2025:all" and "dr:2025:results" in menu.callback_data
+    emu.press_button(STAFF, STAFF, menu.message_id, "dr:2025:results")
+    documents = emu.wait_until(lambda: emu.sent_documents(STAFF), timeout=120)
+    texts = "\n".join(m.text or "" for m in emu.bot_messages(STAFF))
+    assert "持续加强法治思想学习" in texts and "【待填：2025年数值（2024年：210名）】" in texts
+    assert documents[0].file_name.endswith(".docx")
+    path = running_bot.bot.settings.data_dir / "check.docx"
+    path.write_bytes(documents[0].data)
+    body = "\n".join(p.text for p in Document(path).paragraphs)
+    assert "关于2025年法治政府建设情况的报告" in body and "（一）持续加强法治思想学习" in body
+
+
+def test_residents_cannot_draft(running_bot: BotUnderTest) -> None:
+    assert "仅供镇政府工作人员" in running_bot.ask(RESIDENT, "/draft")
+
+
+def test_deadline_reminder_reaches_staff(telegram_emulator: TelegramEmulator, built_data_dir: Path,
+                                         tmp_path: Path) -> None:
+    with start_bot(telegram_emulator, built_data_dir, tmp_path, reminder_days_ahead=400) as running:
+        running.ask(STAFF, "/start")
+        running.app.job_queue.run_once(running.bot.remind_deadlines, 0)
+        reminders = telegram_emulator.wait_until(
+            lambda: [m for m in telegram_emulator.bot_messages(STAFF) if "截止日期" in (m.text or "")], timeout=30)
+        assert any("3月" in m.text or "-03-01" in m.text for m in reminders)
+        running.app.job_queue.run_once(running.bot.remind_deadlines, 0)  # the same deadline is not repeated
+        time.sleep(1)
+        assert len([m for m in telegram_emulator.bot_messages(STAFF) if "截止日期" in (m.text or "")]) == 2
