@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from . import messages
@@ -96,6 +97,32 @@ class Assistant:
             answer = self.extractive.answer(standalone, audience)
         answer.question = question
         return answer
+
+    def remove(self, title_or_id: str) -> list[str]:
+        """Delete documents by id or exact title (admin action); returns the titles removed."""
+        removed = []
+        for record in self.index.store.documents():
+            if title_or_id in (record.doc_id, record.title) and self.index.remove_document(record.doc_id):
+                removed.append(record.title)
+        self.retriever.refresh()
+        return removed
+
+    def health(self) -> dict[str, object]:
+        """What an operator checks first: index size, last ingest, embedding model, LLM reachability."""
+        stats = self.index.stats()
+        last = stats.get("last_ingest")
+        report: dict[str, object] = {
+            "documents": stats["documents"], "chunks": stats["chunks"], "by_type": stats["by_type"],
+            "pending_vectors": stats["pending_vectors"],
+            "last_ingest": datetime.fromtimestamp(float(last)).isoformat(timespec="seconds") if last else None,
+            "embedding_model": self.index.embeddings.model_id,
+            "vectors": self.index.collection.count(),
+            "chroma": self.settings.chroma_host or str(self.settings.index_dir / "chroma"),
+            "llm": "未配置（离线摘录模式）",
+        }
+        if self.llm is not None:
+            report["llm"] = self.llm.ping()
+        return report
 
     # ---- drafting -----------------------------------------------------------------------------
     def draft(self, year: int | None = None, part: str = "all") -> Draft:

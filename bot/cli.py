@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 
 from . import messages
 from .config import Settings, load_settings
+from .logs import configure_logging
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -154,6 +154,34 @@ def cmd_draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    assistant = _assistant(args, autosetup=False)
+    report = assistant.health()
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0 if report["chunks"] else 1
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from .audit import AuditLog
+
+    settings = _settings(args)
+    log = AuditLog(settings.data_dir / "audit.sqlite")
+    log.purge(settings.audit_retention_days)
+    start = datetime.fromisoformat(args.since) if args.since else None
+    end = datetime.fromisoformat(args.until) if args.until else None
+    count = log.export_csv(Path(args.out), start, end)
+    print(f"已导出 {count} 条问答记录到 {args.out}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    removed = _assistant(args, autosetup=False).remove(args.document)
+    print("已删除：" + "、".join(removed) if removed else f"没有找到：{args.document}")
+    return 0 if removed else 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .telegram_bot import check_settings, serve
 
@@ -209,6 +237,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_draft)
 
     sub.add_parser("serve", help="run the Telegram bot").set_defaults(func=cmd_serve)
+    sub.add_parser("health", help="index size, last ingest, embedding model, LLM reachability").set_defaults(
+        func=cmd_health)
+    p = sub.add_parser("remove", help="remove a document by id or exact title")
+    p.add_argument("document")
+    p.set_defaults(func=cmd_remove)
+    p = sub.add_parser("audit-export", help="export questions and answers of a period to CSV (督察 review)")
+    p.add_argument("--since", help="ISO date, e.g. 2026-01-01")
+    p.add_argument("--until", help="ISO date, exclusive")
+    p.add_argument("--out", default="audit.csv")
+    p.set_defaults(func=cmd_audit_export)
 
     p = sub.add_parser("bench", help="index build time, query latency, peak memory")
     p.add_argument("--corpus", help="regulation folder to include (e.g. ../shared/corpus/regulations)")
@@ -220,10 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
     try:
+        configure_logging(_settings(args), args.verbose)
         return args.func(args)
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -86,6 +86,7 @@ class _SparseIndex:
     def __init__(self, store: ChunkStore, directory: Path) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import and logs every build
         ids, token_lists, meta = [], [], []
         for chunk_id, tokens, data in store.all_tokens():
             record = json.loads(data)

@@ -129,6 +129,18 @@ class LLMAnswerer:
             answer.notes.append(messages.LLM_REPEALED_ARTICLES.format(items="、".join(check.repealed_articles)))
         return answer
 
+    def ping(self) -> str:
+        """Reachability for `fazhi health`: lists the endpoint's models, no tokens spent."""
+        import httpx
+
+        try:
+            response = httpx.get(self.settings.llm_base_url.rstrip("/") + "/models", timeout=5,
+                                 headers={"Authorization": f"Bearer {self.settings.llm_api_key}"})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            return f"不可达：{type(exc).__name__}"
+        return f"可达（{self.settings.llm_model}）"
+
     def rewrite_query(self, question: str) -> str:
         """Colloquial question → legal search terms (appended to the question for retrieval)."""
         try:

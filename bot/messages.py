@@ -55,6 +55,8 @@ COMMANDS = {
     "sources": "查看已收录的资料",
     "new": "开始新话题",
     "draft": "起草年度报告（工作人员）",
+    "export": "导出问答记录（管理员）",
+    "delete": "删除已收录的文件（管理员）",
 }
 SOURCES_TITLE = "<b>已收录的资料</b>"
 SOURCES_LINE = "• {kind}：{count} 份（现行有效 {current}），共 {chunks} 段"
@@ -161,3 +163,12 @@ DRAFT_WORKING = "正在起草“{part}”，请稍候…"
 DRAFT_DOCX_CAPTION = "{title}（草稿，{part}）。黄色标记处须逐项核实填写。"
 DRAFT_SAVED = "草稿已保存：{path}"
 DEADLINE_REMINDER = "提醒：{label}截止日期是 {date}（还有 {days} 天）。可以用 /draft 起草报告。"
+
+# ---- admin ---------------------------------------------------------------------------------------
+ADMIN_ONLY = "抱歉，这个操作仅限管理员。"
+EXPORT_CAPTION = "问答记录（{count} 条，{period}）"
+EXPORT_PERIOD_ALL = "全部"
+DELETE_USAGE = "用法：/delete 文件标题（与 /sources 中显示的一致）"
+DELETE_DONE = "已删除：{titles}"
+DELETE_NOT_FOUND = "没有找到标题为“{title}”的文件。"
+UPLOAD_RETRY = "重试收录"

@@ -101,7 +101,7 @@ def _rows(path: Path) -> list[list[str]]:
 class Retriever:
     """Ranks chunks for a question within what the asker may see."""
 
-    def __init__(self, index: KnowledgeIndex, lexicon: Lexicon | None = None, candidates: int = 60,
+    def __init__(self, index: KnowledgeIndex, lexicon: Lexicon | None = None, candidates: int = 100,
                  dense_weight: float = 0.5, sparse_weight: float = 0.5) -> None:
         self.index = index
         self.lexicon = lexicon or Lexicon()

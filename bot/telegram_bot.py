@@ -15,7 +15,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -170,6 +170,8 @@ class TelegramBot:
         app.add_handler(CommandHandler("new", self.new_conversation))
         app.add_handler(CommandHandler("draft", self.draft_menu))
         app.add_handler(CallbackQueryHandler(self.draft_part, pattern=r"^dr:"))
+        app.add_handler(CommandHandler("export", self.export_audit))
+        app.add_handler(CommandHandler("delete", self.delete_document))
         app.add_handler(CallbackQueryHandler(self.feedback, pattern=r"^fb:"))
         app.add_handler(CallbackQueryHandler(self.upload_choice, pattern=r"^up:"))
         app.add_handler(MessageHandler(filters.Document.ALL, self.document))
@@ -383,6 +385,39 @@ class TelegramBot:
                 except Exception as exc:  # a staff member who never opened the bot cannot be messaged
                     log.warning("reminder to %s failed: %s", chat_id, exc)
 
+    # ---- admin -------------------------------------------------------------------------------
+    async def export_audit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/export [since] [until] (ISO dates): the audit log as CSV, for 督察 review. Admins only."""
+        message = update.effective_message
+        if self.role(update) != "admin":
+            await message.reply_text(messages.ADMIN_ONLY)
+            return
+        try:
+            bounds = [datetime.fromisoformat(a) for a in (context.args or [])[:2]]
+        except ValueError:
+            bounds = []
+        self.audit.purge(self.settings.audit_retention_days)
+        path = self.settings.data_dir / "exports" / f"audit-{uuid.uuid4().hex[:8]}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        count = await asyncio.to_thread(self.audit.export_csv, path, *bounds)
+        period = " — ".join(b.date().isoformat() for b in bounds) or messages.EXPORT_PERIOD_ALL
+        with path.open("rb") as handle:
+            await message.reply_document(handle, filename="问答记录.csv",
+                                         caption=messages.EXPORT_CAPTION.format(count=count, period=period))
+
+    async def delete_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if self.role(update) != "admin":
+            await message.reply_text(messages.ADMIN_ONLY)
+            return
+        title = " ".join(context.args or []).strip()
+        if not title:
+            await message.reply_text(messages.DELETE_USAGE)
+            return
+        removed = await asyncio.to_thread(self.assistant.remove, title)
+        await message.reply_text(messages.DELETE_DONE.format(titles="、".join(removed)) if removed
+                                 else messages.DELETE_NOT_FOUND.format(title=title))
+
     # ---- uploads -----------------------------------------------------------------------------
     async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -429,7 +464,10 @@ class TelegramBot:
             error: DocumentError = report.failed[0][1]
             reason = messages.DOCUMENT_ERRORS.get(error.reason, messages.DOCUMENT_ERRORS["corrupt"])
             reason = reason.format(limit=f"{self.settings.max_upload_bytes // (1024 * 1024)} MB")
-            await query.edit_message_text(messages.UPLOAD_FAILED.format(reason=reason))
+            self.pending_uploads[upload_id] = path  # the stored file stays; the clerk can retry
+            retry = InlineKeyboardMarkup([[InlineKeyboardButton(
+                messages.UPLOAD_RETRY, callback_data=f"up:{upload_id}:{audience}")]])
+            await query.edit_message_text(messages.UPLOAD_FAILED.format(reason=reason), reply_markup=retry)
             return
         docs = report.added + report.updated
         if not docs:

@@ -64,7 +64,7 @@ def test_start_is_role_aware_and_commands_registered(running_bot: BotUnderTest) 
     resident_welcome = running_bot.ask(RESIDENT, "/start")
     assert "工作人员模式" in staff_welcome and "/draft" in staff_welcome
     assert "普法" in resident_welcome and "12348" in resident_welcome and "上传" not in resident_welcome
-    assert [name for name, _ in emu.registered_commands()] == ["start", "help", "sources", "new", "draft"]
+    assert [name for name, _ in emu.registered_commands()] == ["start", "help", "sources", "new", "draft", "export", "delete"]
 
 
 def test_staff_question_answered_with_citations_and_feedback_stored(running_bot: BotUnderTest) -> None:
