@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -126,12 +126,32 @@ class Assistant:
 
     # ---- drafting -----------------------------------------------------------------------------
     def draft(self, year: int | None = None, part: str = "all") -> Draft:
-        """Next year's 法治政府建设 report (or one part), built on last year's report and this year's uploads."""
-        return build_draft(self.index, self.retriever, year, part)
+        """Next year's 法治政府建设 report (or one part), built on last year's report and this year's uploads.
+        In LLM mode each part is rewritten as prose when it passes the checks; `draft.review` then holds
+        the copy with citation markers for the clerk."""
+        draft = build_draft(self.index, self.retriever, year, part)
+        if self.llm is None:
+            return draft
+        chunks = [f.chunk for found in draft.evidence.values() for f in found]
+        clean, review = [], []
+        for item in draft.parts:
+            written = self.llm.write_part(item, chunks, draft.year)
+            if written is None:
+                draft.notes.append(messages.LLM_DRAFT_FAILED.format(part=item.title))
+                written = (item, item)
+            clean.append(written[0])
+            review.append(written[1])
+        draft.review = replace(draft, parts=review, review=None)
+        draft.parts = clean
+        return draft
 
-    def export_draft(self, draft: Draft, path: Path) -> Path:
+    def export_draft(self, draft: Draft, path: Path) -> list[Path]:
+        """The .docx (and, in LLM mode, a review copy with citation markers beside it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_docx(draft, path)
+        paths = [write_docx(draft, path)]
+        if draft.review is not None:
+            paths.append(write_docx(draft.review, path.with_name(path.stem + "-核对稿.docx")))
+        return paths
 
     def draft_path(self, draft: Draft, part: str) -> Path:
         return self.settings.data_dir / "drafts" / f"{draft.year}年法治政府建设报告草稿-{part}.docx"

@@ -149,8 +149,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
         return 2
     for text in render_text(draft):
         print(text, end="\n\n")
-    path = assistant.export_draft(draft, Path(args.out) if args.out else assistant.draft_path(draft, args.part))
-    print(messages.DRAFT_SAVED.format(path=path))
+    for path in assistant.export_draft(draft, Path(args.out) if args.out else assistant.draft_path(draft, args.part)):
+        print(messages.DRAFT_SAVED.format(path=path))
     return 0
 
 

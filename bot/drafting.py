@@ -140,6 +140,8 @@ class Draft:
     evidence: dict[str, list[Finding]] = field(default_factory=dict)  # by heading of last year's report
     preamble: list[str] = field(default_factory=list)
     closing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. a part the LLM could not write
+    review: Draft | None = None  # LLM mode: the copy with [n] markers and their sources
 
     @property
     def sources(self) -> list[str]:
@@ -524,7 +526,7 @@ def render_text(draft: Draft) -> list[str]:
     summary = messages.DRAFT_SUMMARY.format(
         title=draft.title, previous_year=draft.year - 1, year=draft.year, sources=len(draft.sources),
         placeholders=placeholders, done=counts["done"], partly=counts["partly"], none=counts["none"])
-    lines = [summary, messages.DRAFT_WARNINGS_TITLE.format(count=len(draft.warnings)) if draft.warnings
+    lines = [summary, *draft.notes, messages.DRAFT_WARNINGS_TITLE.format(count=len(draft.warnings)) if draft.warnings
              else messages.DRAFT_NO_WARNINGS]
     lines += [messages.DRAFT_WARNING_LINE.format(kind=messages.SENSITIVITY_KINDS[w.kind], excerpt=w.excerpt,
                                                  location=w.location) for w in draft.warnings]

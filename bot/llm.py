@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import time
 from collections.abc import Callable
 from functools import cache
@@ -20,12 +21,15 @@ from . import messages
 from .answer import Answer, ExtractiveAnswerer, source_of
 from .citations import MARKER, check_text
 from .config import Settings
-from .model import Audience
+from .drafting import DraftPart
+from .gongwen import GongwenBlock
+from .model import Audience, Chunk
 from .outreach import OutreachAnswerer, is_emergency, is_vague
 from .retrieval import Evidence
 
 log = logging.getLogger(__name__)
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+_ENUMERATOR = re.compile(r"(?m)^\s*(?:\d{1,2}[.．、]|[（(]\d{1,2}[）)])")
 
 
 @cache
@@ -47,12 +51,12 @@ def make_chat_model(settings: Settings):
                       extra_body={"max_tokens": settings.llm_max_tokens})
 
 
-def evidence_block(evidence: list[Evidence]) -> str:
+def evidence_block(chunks: list[Chunk]) -> str:
     """Evidence as quoted, escaped data: an instruction inside a document stays text, not a command."""
     parts = []
-    for n, ev in enumerate(evidence, start=1):
-        source = html.escape(ev.chunk.cite(), quote=True)
-        parts.append(f'<evidence n="{n}" source="{source}">\n{html.escape(ev.chunk.text)}\n</evidence>')
+    for n, chunk in enumerate(chunks, start=1):
+        source = html.escape(chunk.cite(), quote=True)
+        parts.append(f'<evidence n="{n}" source="{source}">\n{html.escape(chunk.text)}\n</evidence>')
     return "\n".join(parts)
 
 
@@ -73,7 +77,7 @@ class LLMAnswerer:
 
     def _messages(self, question: str, audience: Audience, evidence: list[Evidence]) -> list[BaseMessage]:
         system = load_prompt("resident_answer" if audience == "public" else "staff_answer")
-        user = f"{evidence_block(evidence)}\n\n<question>{html.escape(question)}</question>"
+        user = f"{evidence_block([e.chunk for e in evidence])}\n\n<question>{html.escape(question)}</question>"
         return [SystemMessage(system), HumanMessage(user)]
 
     def generate(self, prompt: list[BaseMessage], on_token: Callable[[str], None] | None = None) -> str:
@@ -128,6 +132,33 @@ class LLMAnswerer:
         if check.repealed_articles:
             answer.notes.append(messages.LLM_REPEALED_ARTICLES.format(items="、".join(check.repealed_articles)))
         return answer
+
+    def write_part(self, part: DraftPart, chunks: list[Chunk], year: int) -> tuple[DraftPart, DraftPart] | None:
+        """Prose for one part of the annual report, grounded in this year's evidence.
+
+        Returns (clean, review) parts — the review copy keeps [n] markers and lists their sources — or
+        None when the endpoint fails or the prose invents a figure (the template part then stays)."""
+        outline = "\n".join(b.text for b in part.blocks if b.kind != "table")
+        system = load_prompt("draft_section").format(year=year, part=part.title, outline=outline)
+        try:
+            prose = self.generate([SystemMessage(system), HumanMessage(evidence_block(chunks) or "（无材料）")])
+        except LLMError as exc:
+            log.warning("LLM draft of %s failed: %s", part.key, exc)
+            return None
+        allowed = [c.text for c in chunks] + [f"{year - 1} {year} {year + 1}"]
+        check = check_text(_ENUMERATOR.sub("", prose), allowed, self.retriever)
+        if not check.grounded:
+            log.warning("LLM draft of %s failed checks: %s", part.key, check)
+            return None
+        paragraphs = [p.strip() for p in prose.splitlines() if p.strip()]
+        heading = GongwenBlock(kind="h1", text=part.title)
+        clean = [GongwenBlock(kind="para", text=MARKER.sub("", p)) for p in paragraphs]
+        cited = sorted({int(n) for n in MARKER.findall(prose)})
+        review = [GongwenBlock(kind="para", text=p) for p in paragraphs]
+        if cited:
+            review.append(GongwenBlock(kind="para", text=messages.LLM_DRAFT_REVIEW_SOURCES + "；".join(
+                f"[{n}] {chunks[n - 1].cite()}" for n in cited)))
+        return DraftPart(part.key, part.title, [heading, *clean]), DraftPart(part.key, part.title, [heading, *review])
 
     def ping(self) -> str:
         """Reachability for `fazhi health`: lists the endpoint's models, no tokens spent."""

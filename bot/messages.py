@@ -172,3 +172,5 @@ DELETE_USAGE = "用法：/delete 文件标题（与 /sources 中显示的一致�
 DELETE_DONE = "已删除：{titles}"
 DELETE_NOT_FOUND = "没有找到标题为“{title}”的文件。"
 UPLOAD_RETRY = "重试收录"
+LLM_DRAFT_FAILED = "（{part}：大模型生成的文字未通过核查，保留模板稿。）"
+LLM_DRAFT_REVIEW_SOURCES = "核对用出处："

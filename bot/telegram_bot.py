@@ -354,17 +354,18 @@ class TelegramBot:
         try:
             async with self._typing(message):
                 draft = await asyncio.to_thread(self.assistant.draft, int(year), part)
-                path = await asyncio.to_thread(self.assistant.export_draft, draft,
-                                               self.assistant.draft_path(draft, part))
+                paths = await asyncio.to_thread(self.assistant.export_draft, draft,
+                                                self.assistant.draft_path(draft, part))
         except DraftError as exc:
             await message.reply_text(str(exc))
             return
         for text in render_text(draft):
             for chunk in split_message(html.escape(text)):
                 await message.reply_html(chunk)
-        with path.open("rb") as handle:
-            await message.reply_document(handle, filename=path.name,
-                                         caption=messages.DRAFT_DOCX_CAPTION.format(title=draft.title, part=label))
+        for path in paths:
+            with path.open("rb") as handle:
+                await message.reply_document(handle, filename=path.name, caption=messages.DRAFT_DOCX_CAPTION.format(
+                    title=draft.title, part=label))
 
     async def remind_deadlines(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Daily: tell staff about the 1 March / 1 April deadlines once each, when they come near."""

@@ -6,6 +6,7 @@ The grounding checks need deterministic replies, so most tests use `ScriptedChat
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -113,3 +114,39 @@ def test_real_model_through_llama_cpp(built_data_dir: Path, llama_server: LlamaC
     answer = assistant.ask(QUESTION, "staff", on_token=tokens.append)
     assert len(tokens) > 1
     assert answer.mode == "llm" or ("210名" in answer.text and answer.notes)
+
+
+def _with_2025_evidence(built_data_dir: Path, tmp_path: Path, base_url: str) -> Assistant:
+    data = tmp_path / "data"
+    shutil.copytree(built_data_dir, data)
+    assistant = llm_assistant(data, base_url)
+    evidence = tmp_path / "2025普法工作总结.txt"
+    evidence.write_text("柏香镇关于2025年普法工作情况的报告\n\n沁阳市司法局：\n\n一、主要工作\n\n（一）创新普法方式\n\n"
+                        "1. 新媒体普法。制作普法短视频12部，通过微信公众号推送法律知识48期。\n", encoding="utf-8")
+    assistant.ingest([evidence], "staff")
+    return assistant
+
+
+def test_llm_drafts_prose_with_a_review_copy(built_data_dir: Path, tmp_path: Path, scripted_server) -> None:
+    assistant = _with_2025_evidence(built_data_dir, tmp_path, scripted_server.base_url)
+    scripted_server.enqueue(Reply("2025年，我镇创新普法宣传方式，制作普法短视频12部[1]，全年受教育群众【待填：人次】。"))
+    draft = assistant.draft(2025, "results")
+    clean = [b.text for b in draft.parts[0].blocks]
+    review = [b.text for b in draft.review.parts[0].blocks]
+    assert "制作普法短视频12部，全年受教育群众【待填：人次】。" in "".join(clean) and "[1]" not in "".join(clean)
+    assert "12部[1]" in "".join(review) and any(t.startswith("核对用出处：[1]") for t in review)
+    assert "draft_section" not in scripted_server.chat_requests[-1].messages[0]["content"]
+    assert "一、2025年法治政府建设主要工作及成效" in scripted_server.chat_requests[-1].messages[0]["content"]
+    paths = assistant.export_draft(draft, tmp_path / "out" / "草稿.docx")
+    assert [p.name for p in paths] == ["草稿.docx", "草稿-核对稿.docx"] and all(p.stat().st_size for p in paths)
+
+
+def test_llm_draft_with_invented_figure_keeps_the_template(built_data_dir: Path, tmp_path: Path,
+                                                           scripted_server) -> None:
+    assistant = _with_2025_evidence(built_data_dir, tmp_path, scripted_server.base_url)
+    scripted_server.enqueue(Reply("2025年全年开展普法活动99场[1]，便民服务事项70000件。"))
+    draft = assistant.draft(2025, "results")
+    text = "".join(b.text for b in draft.parts[0].blocks)
+    assert "99场" not in text and "70000" not in text
+    assert "【待填：2025年数值（2024年：69384件）】" in text
+    assert any("未通过核查" in n for n in draft.notes)
