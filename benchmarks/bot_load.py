@@ -25,13 +25,13 @@ QUESTIONS = ["人民调解收费吗？", "邻居家的树倒了砸了我的车�
              "父母去世没有遗嘱，遗产怎么继承？", "被狗咬了谁负责？", "离婚时房子怎么分？", "交通事故对方全责怎么赔偿？"]
 
 
-def run_round(emulator: TelegramEmulator, users: int, messages: int) -> dict:
+def run_round(emulator: TelegramEmulator, users: int, per_user: int) -> dict:
     latencies: list[float] = []
     problems: list[str] = []
     lock = threading.Lock()
 
     def user(uid: int) -> None:
-        for i in range(messages):
+        for i in range(per_user):
             before = len(emulator.bot_messages(uid))
             started = time.perf_counter()
             emulator.send_message(uid, uid, QUESTIONS[(uid + i) % len(QUESTIONS)] + f"（{i}）")
@@ -52,11 +52,13 @@ def run_round(emulator: TelegramEmulator, users: int, messages: int) -> dict:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    replies = sum(len(emulator.bot_messages(base + n)) for n in range(users))
+    sent_back = [m for n in range(users) for m in emulator.bot_messages(base + n)]
+    replies = len(sent_back)
+    errors = sum(messages.GENERIC_ERROR in (m.text or "") for m in sent_back)
     ordered = sorted(latencies)
     return {
-        "users": users, "messages_each": messages, "sent": users * messages, "replies": replies,
-        "unanswered": len(problems), "duplicates": max(0, replies - users * messages),
+        "users": users, "messages_each": per_user, "sent": users * per_user, "replies": replies,
+        "unanswered": len(problems), "error_replies": errors, "duplicates": max(0, replies - users * per_user),
         "replies_per_s": round(len(latencies) / elapsed, 2),
         "latency_ms_p50": round(statistics.median(ordered) * 1000, 1) if ordered else None,
         "latency_ms_p95": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1) if ordered else None,

@@ -151,25 +151,37 @@ class KnowledgeIndex:
         self._lock = threading.RLock()
 
     # ---- components, created on first use --------------------------------------------------
+    # Created lazily (start-up stays fast for commands that never search) and under the lock: the bot's
+    # first concurrent questions would otherwise open the Chroma client twice, which Chroma refuses.
     @property
     def embeddings(self):
-        if self._embeddings is None:
-            from .embeddings import make_embeddings
+        with self._lock:
+            if self._embeddings is None:
+                from .embeddings import make_embeddings
 
-            self._embeddings = make_embeddings(self.settings)
-        return self._embeddings
+                self._embeddings = make_embeddings(self.settings)
+            return self._embeddings
 
     @property
     def vector_cache(self):
-        if self._vector_cache is None:
-            from .embeddings import VectorCache
+        with self._lock:
+            if self._vector_cache is None:
+                from .embeddings import VectorCache
 
-            self._vector_cache = VectorCache(self._directory / "vectors.sqlite", self.embeddings.model_id,
-                                             seed_dirs=[BUNDLED_CACHE_DIR])
-        return self._vector_cache
+                self._vector_cache = VectorCache(self._directory / "vectors.sqlite", self.embeddings.model_id,
+                                                 seed_dirs=[BUNDLED_CACHE_DIR])
+            return self._vector_cache
 
     @property
     def collection(self):
+        with self._lock:
+            return self._open_collection()
+
+    def warm_up(self) -> None:
+        """Load the embedder, Chroma and BM25 before the first question (the bot does this at start)."""
+        log.info("index ready: %d vectors, %d chunks for BM25", self.collection.count(), len(self.sparse.ids))
+
+    def _open_collection(self):
         if self._collection is None:
             import chromadb
             from chromadb.config import Settings as ChromaSettings

@@ -183,6 +183,7 @@ class TelegramBot:
 
     async def _post_init(self, app: Application) -> None:
         await app.bot.set_my_commands([BotCommand(name, text) for name, text in messages.COMMANDS.items()])
+        await asyncio.to_thread(self.assistant.index.warm_up)
         if app.job_queue is not None:
             app.job_queue.run_repeating(self.remind_deadlines, interval=24 * 3600, first=60)
 
