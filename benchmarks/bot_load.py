@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from bot import messages
 from bot.assistant import Assistant
 from bot.config import load_settings
 from bot.telegram_bot import TelegramBot
