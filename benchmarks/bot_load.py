@@ -29,9 +29,12 @@ QUESTIONS = ["人民调解收费吗？", "邻居家的树倒了砸了我的车�
 def run_round(emulator: TelegramEmulator, users: int, per_user: int) -> dict:
     latencies: list[float] = []
     problems: list[str] = []
+    replies: list[str] = []
+    duplicates = 0
     lock = threading.Lock()
 
     def user(uid: int) -> None:
+        nonlocal duplicates
         for i in range(per_user):
             before = len(emulator.bot_messages(uid))
             started = time.perf_counter()
@@ -44,6 +47,11 @@ def run_round(emulator: TelegramEmulator, users: int, per_user: int) -> dict:
                 return
             with lock:
                 latencies.append(time.perf_counter() - started)
+        # Read back at once: the emulator forgets old messages after a while.
+        mine = emulator.bot_messages(uid)
+        with lock:
+            replies.extend(m.text or "" for m in mine)
+            duplicates += max(0, len(mine) - per_user)
 
     base = 10_000 + users * 1000
     threads = [threading.Thread(target=user, args=(base + n,)) for n in range(users)]
@@ -53,13 +61,11 @@ def run_round(emulator: TelegramEmulator, users: int, per_user: int) -> dict:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    sent_back = [m for n in range(users) for m in emulator.bot_messages(base + n)]
-    replies = len(sent_back)
-    errors = sum(messages.GENERIC_ERROR in (m.text or "") for m in sent_back)
     ordered = sorted(latencies)
     return {
-        "users": users, "messages_each": per_user, "sent": users * per_user, "replies": replies,
-        "unanswered": len(problems), "error_replies": errors, "duplicates": max(0, replies - users * per_user),
+        "users": users, "messages_each": per_user, "sent": users * per_user, "answered": len(latencies),
+        "unanswered": len(problems), "duplicates": duplicates,
+        "error_replies": sum(messages.GENERIC_ERROR in text for text in replies),
         "replies_per_s": round(len(latencies) / elapsed, 2),
         "latency_ms_p50": round(statistics.median(ordered) * 1000, 1) if ordered else None,
         "latency_ms_p95": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1) if ordered else None,

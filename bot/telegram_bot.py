@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import logging
 import re
@@ -135,6 +136,22 @@ def _balance_tags(part: str) -> str:
         elif closed > opened:
             part = f"<{tag}>" * (closed - opened) + part
     return part
+
+
+def requires(level: Literal["staff", "admin"], refusal: str):
+    """Guard a handler by role (admins may do everything staff may); refuse in one clear sentence."""
+    def decorate(handler):
+        @functools.wraps(handler)
+        async def guarded(self: TelegramBot, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            role = self.role(update)
+            if role == "admin" or role == level:
+                await handler(self, update, context)
+            elif update.callback_query is not None:
+                await update.callback_query.answer(refusal, show_alert=True)
+            else:
+                await update.effective_message.reply_text(refusal)
+        return guarded
+    return decorate
 
 
 def feedback_keyboard(exchange_id: int) -> InlineKeyboardMarkup:
@@ -327,10 +344,8 @@ class TelegramBot:
             await query.edit_message_reply_markup(reply_markup=None)
 
     # ---- drafting ----------------------------------------------------------------------------
+    @requires("staff", messages.STAFF_ONLY)
     async def draft_menu(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if self.role(update) == "resident":
-            await update.effective_message.reply_text(messages.STAFF_ONLY)
-            return
         try:
             year = await asyncio.to_thread(default_year, self.assistant.index)
         except DraftError as exc:
@@ -342,11 +357,9 @@ class TelegramBot:
         await update.effective_message.reply_text(messages.DRAFT_CHOOSE_PART.format(year=year),
                                                   reply_markup=InlineKeyboardMarkup(buttons))
 
+    @requires("staff", messages.STAFF_ONLY)
     async def draft_part(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if self.role(update) == "resident":
-            await query.answer(messages.STAFF_ONLY, show_alert=True)
-            return
         _, year, part = (query.data or "").split(":")
         await query.answer()
         label = messages.DRAFT_WHOLE if part == "all" else part_title(part, int(year))
@@ -388,12 +401,10 @@ class TelegramBot:
                     log.warning("reminder to %s failed: %s", chat_id, exc)
 
     # ---- admin -------------------------------------------------------------------------------
+    @requires("admin", messages.ADMIN_ONLY)
     async def export_audit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/export [since] [until] (ISO dates): the audit log as CSV, for 督察 review. Admins only."""
+        """/export [since] [until] (ISO dates): the audit log as CSV, for 督察 review."""
         message = update.effective_message
-        if self.role(update) != "admin":
-            await message.reply_text(messages.ADMIN_ONLY)
-            return
         try:
             bounds = [datetime.fromisoformat(a) for a in (context.args or [])[:2]]
         except ValueError:
@@ -407,11 +418,9 @@ class TelegramBot:
             await message.reply_document(handle, filename="问答记录.csv",
                                          caption=messages.EXPORT_CAPTION.format(count=count, period=period))
 
+    @requires("admin", messages.ADMIN_ONLY)
     async def delete_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if self.role(update) != "admin":
-            await message.reply_text(messages.ADMIN_ONLY)
-            return
         title = " ".join(context.args or []).strip()
         if not title:
             await message.reply_text(messages.DELETE_USAGE)
@@ -449,11 +458,9 @@ class TelegramBot:
         ]])
         await message.reply_text(messages.UPLOAD_ASK_AUDIENCE.format(name=name), reply_markup=keyboard)
 
+    @requires("staff", messages.STAFF_ONLY)
     async def upload_choice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if self.role(update) == "resident":
-            await query.answer(messages.STAFF_ONLY, show_alert=True)
-            return
         _, upload_id, audience = (query.data or "").split(":")
         path = self.pending_uploads.pop(upload_id, None)
         await query.answer()
