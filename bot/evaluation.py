@@ -78,12 +78,16 @@ def _rank_metrics(ranked: list[list[tuple[str, int]]], items: list[dict]) -> dic
     return {**{f"recall@{k}": round(v / n, 3) for k, v in recall.items()}, "mrr@10": round(mrr / n, 3)}
 
 
-def eval_retrieval(assistant: Assistant, items: list[dict], compare_peer: bool) -> dict:
+def eval_retrieval(assistant: Assistant, items: list[dict], compare_peer: bool, rewrite: bool = False) -> dict:
+    """`rewrite` first lets the configured LLM turn each question into legal search terms."""
+    if rewrite and assistant.llm is None:
+        raise ValueError("--rewrite needs an LLM (FAZHI_LLM_BASE_URL, FAZHI_LLM_MODEL)")
     ours, latencies = [], []
     flt = SearchFilter(audience="public")
     for item in items:
         started = time.perf_counter()
-        evidence = assistant.retriever.retrieve(item["question"], "public", 10, flt)
+        query = assistant.llm.rewrite_query(item["question"]) if rewrite else item["question"]
+        evidence = assistant.retriever.retrieve(query, "public", 10, flt)
         latencies.append(time.perf_counter() - started)
         ours.append([(e.chunk.title, e.chunk.article_no) for e in evidence])
     result = {"items": len(items), "ours": _rank_metrics(ours, items),
@@ -97,8 +101,9 @@ def eval_retrieval(assistant: Assistant, items: list[dict], compare_peer: bool) 
     return result
 
 
-def run_eval(assistant: Assistant, path: Path, compare_peer: bool = False, limit: int | None = None) -> dict:
+def run_eval(assistant: Assistant, path: Path, compare_peer: bool = False, limit: int | None = None,
+             rewrite: bool = False) -> dict:
     items = load_items(path)[:limit]
     if items and "relevant" in items[0]:
-        return eval_retrieval(assistant, items, compare_peer)
+        return eval_retrieval(assistant, items, compare_peer, rewrite)
     return eval_answers(assistant, items)
