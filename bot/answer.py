@@ -175,12 +175,13 @@ class ExtractiveAnswerer:
         return Answer(question, audience, "".join(parts), sources)
 
     def trim(self, sentence: str, question: str) -> str:
-        """Long sentences are cut to the clauses that carry the answer (clauses kept verbatim)."""
-        if len(sentence) <= 90:
+        """Cut a sentence to the clauses that carry the answer (clauses kept verbatim): long sentences
+        always, and for number questions any sentence, so the figure asked for stands out."""
+        wants_number = bool(_NUMBER_QUESTION.search(question))
+        if len(sentence) <= 90 and not wants_number:
             return sentence
         clauses = re.split(r"(?<=，)", sentence)
         terms = focus_terms(question, [])
-        wants_number = bool(_NUMBER_QUESTION.search(question))
         hits = [i for i, c in enumerate(clauses)
                 if any(t in c for t in terms) and (not wants_number or numbers_in(c))]
         if not hits:
