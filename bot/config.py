@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
+    webhook_secret: str = ""
     staff_ids: IdList = frozenset()
     admin_ids: IdList = frozenset()
     staff_chat_id: int | None = None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from telegram import (
     BotCommand,
@@ -504,17 +505,21 @@ def check_settings(settings: Settings) -> str | None:
         return "缺少 FAZHI_TELEGRAM_TOKEN（在 .env 中填写 BotFather 给的令牌）。"
     if not TOKEN_FORMAT.match(settings.telegram_token):
         return "FAZHI_TELEGRAM_TOKEN 格式不对，应形如 123456789:AAE…（BotFather 给的令牌）。"
-    if settings.webhook_url and not settings.webhook_url.startswith("https://"):
-        return "FAZHI_WEBHOOK_URL 必须是 https:// 开头的公网地址。"
+    if settings.webhook_url and not settings.webhook_url.startswith(("https://", "http://127.0.0.1")):
+        return "FAZHI_WEBHOOK_URL 必须是 https:// 开头的公网地址（或本机测试地址 http://127.0.0.1）。"
     return None
 
 
-def serve(settings: Settings) -> None:
-    """Run the bot: long polling by default, a webhook when FAZHI_WEBHOOK_URL is set."""
-    assistant = Assistant(settings)
-    app = TelegramBot(settings, assistant).build()
+def run(app: Application, settings: Settings, **options) -> None:
+    """Long polling by default, a webhook when FAZHI_WEBHOOK_URL is set (`options` go to PTB's runner)."""
     if settings.webhook_url:
         app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port,
-                        webhook_url=settings.webhook_url, allowed_updates=Update.ALL_TYPES)
+                        url_path=urlparse(settings.webhook_url).path.strip("/"),  # same path as behind a proxy
+                        webhook_url=settings.webhook_url, secret_token=settings.webhook_secret or None,
+                        allowed_updates=Update.ALL_TYPES, **options)
     else:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        app.run_polling(allowed_updates=Update.ALL_TYPES, **options)
+
+
+def serve(settings: Settings) -> None:
+    run(TelegramBot(settings, Assistant(settings)).build(), settings)

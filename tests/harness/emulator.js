@@ -37,6 +37,22 @@ class ApiError extends Error {}
 // Not started: its Express app is mounted below, so there is one port and no storage clean-up timer
 // dropping messages older than storeTimeout during a long test session.
 const server = new TelegramServer({ host: HOST });
+
+// Webhook mode: telegram-test-api would POST its own update shape (millisecond dates, botToken field);
+// deliver the Bot API shape instead, as Telegram does, so PTB's run_webhook can be tested end to end.
+const queueUserUpdate = server.addUserUpdate.bind(server);
+server.addUserUpdate = async (update) => {
+  const webhook = server.webhooks[update.botToken];
+  if (!webhook) return queueUserUpdate(update);
+  const response = await fetch(webhook.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json',
+      ...(webhook.secret_token ? { 'x-telegram-bot-api-secret-token': webhook.secret_token } : {}) },
+    body: JSON.stringify(toBotApiUpdate(TelegramServer.formatUpdate(update))),
+  });
+  server.updateId++;
+  if (response.status > 204) throw new Error(`webhook answered ${response.status}`);
+};
 const chats = new Map(); // chat id -> Chat object from the latest user update in it
 const files = new Map(); // file_id -> {document, bytes, filePath}
 const chatActions = []; // {token, chat_id, action}
