@@ -67,6 +67,15 @@ class AuditLog:
             self._conn.row_factory = None
         return dict(row) if row else None
 
+    def latest_id(self) -> int:
+        return self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM exchanges").fetchone()[0]
+
+    def rows_since(self, exchange_id: int) -> list[dict]:
+        """Exchanges recorded after `exchange_id` (ids grow), e.g. those of one benchmark round."""
+        cursor = self._conn.execute("SELECT id, user, question, answer FROM exchanges WHERE id > ? ORDER BY id",
+                                    (exchange_id,))
+        return [{"id": r[0], "user": r[1], "question": r[2], "answer": r[3]} for r in cursor]
+
     def count(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]
 

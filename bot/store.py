@@ -154,6 +154,10 @@ class ChunkStore:
             self._conn.executemany("UPDATE chunks SET embedded = ? WHERE chunk_id = ?", [(flag, c) for c in chunk_ids])
             self._conn.execute("COMMIT")
 
+    def embedded_chunks(self, doc_type: str) -> list[Chunk]:
+        rows = self._conn.execute("SELECT data FROM chunks WHERE embedded = 1 ORDER BY seq")
+        return [c for c in (Chunk(**json.loads(r[0])) for r in rows) if c.doc_type == doc_type]
+
     def count_chunks(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
@@ -172,9 +176,6 @@ class ChunkStore:
     def get_state(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
-
-    def set_state(self, key: str, value: str) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
 
     def close(self) -> None:
         self._conn.close()
