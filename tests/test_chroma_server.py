@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,9 @@ def _free_port() -> int:
 
 @pytest.fixture()
 def chroma_server(tmp_path: Path) -> Iterator[int]:
-    executable = shutil.which("chroma")
+    # The chroma CLI sits beside this interpreter in a venv that is not activated (as under `make test`).
+    beside = Path(sys.executable).parent / "chroma"
+    executable = str(beside) if beside.exists() else shutil.which("chroma")
     if executable is None:
         pytest.skip("the chroma CLI is not installed")
     port = _free_port()
