@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -51,12 +51,17 @@ class ArticleReference:
     current: Chunk | None = None
 
 
-def normalize_question(text: str) -> str:
-    """Traditional → Simplified, control characters out, whitespace collapsed."""
+@cache
+def _to_simplified():
     from opencc import OpenCC
 
+    return OpenCC("t2s")
+
+
+def normalize_question(text: str) -> str:
+    """Traditional → Simplified, control characters out, whitespace collapsed."""
     text = _CONTROL.sub("", text)
-    text = OpenCC("t2s").convert(text)
+    text = _to_simplified().convert(text)
     return re.sub(r"\s+", " ", text).strip()
 
 
