@@ -315,7 +315,25 @@ class _ScriptedHTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class ScriptedChatCompletionsServer:
+class _Service:
+    """A server a test starts and stops around a with-block."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class ScriptedChatCompletionsServer(_Service):
     """An OpenAI-compatible chat-completions server on 127.0.0.1 that answers from a script.
 
     Each ``POST /v1/chat/completions`` takes the next enqueued behaviour; with the queue empty it
@@ -391,14 +409,6 @@ class ScriptedChatCompletionsServer:
         self._thread.join(timeout=5)
         self._httpd = self._thread = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def _next_behaviour(self) -> Behaviour | None:
         with self._lock:
             return self._queue.popleft() if self._queue else self.default
@@ -423,7 +433,7 @@ def smollm2_gguf() -> Path:
     return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-class LlamaCppServer:
+class LlamaCppServer(_Service):
     """llama.cpp's OpenAI-compatible server (``python -m llama_cpp.server``) as a subprocess on loopback.
 
     Kept light for a 2-core CI machine: a small context window and one thread. With two threads on a
@@ -518,14 +528,6 @@ class LlamaCppServer:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 @pytest.fixture(name="scripted_server")
