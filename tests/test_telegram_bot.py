@@ -149,6 +149,9 @@ def test_bad_upload_gets_clear_message_and_index_unchanged(running_bot: BotUnder
     failed = emu.wait_until(lambda: "收录失败" in (emu.bot_messages(STAFF)[-1].text or "")
                             and emu.bot_messages(STAFF)[-1], timeout=60)
     assert "扩展名不符" in failed.text
+    assert failed.callback_data and failed.callback_data[0].startswith("up:")  # stored: a retry button
+    stored = list((running_bot.bot.settings.uploads_dir).rglob("通知.docx"))
+    assert len(stored) == 1 and stored[0].read_bytes().startswith(b"MZ")
     emu.send_document(STAFF, STAFF, "big.txt", b"a" * 300_000, "text/plain")
     assert "大小上限" in (emu.wait_for_bot_messages(STAFF, 2, timeout=30)[-1].text or "")
     assert store.count_chunks() == before
