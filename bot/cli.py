@@ -90,7 +90,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from .assistant import InvalidQuestion
 
     assistant = _assistant(args)
-    print("法治助手（输入问题回车；输入 /quit 退出）")
+    print("法治助手（输入问题回车；/new 换话题；/quit 退出）")
+    previous: str | None = None
     while True:
         try:
             line = input("问> ")
@@ -98,10 +99,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
             return 0
         if line.strip() in ("/quit", "/exit", "退出"):
             return 0
+        if line.strip() == "/new":
+            previous = None
+            continue
         try:
-            print(assistant.ask(line, args.audience).render())
+            answer = assistant.ask(line, args.audience, previous)
         except InvalidQuestion as exc:
             print(str(exc))
+        else:
+            previous = answer.question
+            print(answer.render())
         print()
 
 

@@ -122,3 +122,14 @@ def test_sentence_transformers_loading_path(tmp_path: Path) -> None:
     assert assistant.index.collection.count() == assistant.index.store.count_chunks()
     assert len(assistant.index.embeddings.embed_query("test")) == 384
     assert "69384" in assistant.ask("便民服务事项办理了多少件？").text
+
+
+def test_terminal_chat_follows_up(built_data_dir: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--data-dir", str(built_data_dir), "chat"],
+        input="全镇建立了多少个人民调解委员会？\n那调解员有多少名？\n\n/quit\n", capture_output=True, text=True,
+        cwd=ROOT, check=True, timeout=300,
+    )
+    turns = out.stdout.split("问> ")
+    assert "63个" in turns[1] and "210名" in turns[2]
+    assert "请输入您想问的问题" in turns[3]
