@@ -39,6 +39,12 @@ class Source:
     chunk_id: str
     quote: str
 
+    @property
+    def line(self) -> str:
+        """`[n] citation（year年）` as listed under an answer; laws carry no year."""
+        year = f"（{self.year}年）" if self.year and self.doc_type != "law" else ""
+        return f"[{self.n}] {self.citation}{year}"
+
 
 @dataclass
 class Answer:
@@ -59,8 +65,7 @@ class Answer:
         lines = [*self.notes, self.text]
         if self.lists_sources:
             lines.append(messages.NEAREST_SOURCES if self.abstained else messages.SOURCES_HEADING)
-            lines += [f"[{s.n}] {s.citation}" + (f"（{s.year}年）" if s.year and s.doc_type != "law" else "")
-                      for s in self.sources]
+            lines += [s.line for s in self.sources]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -95,10 +100,15 @@ class ExtractiveAnswerer:
         self.retriever = retriever
         self.max_sentences = max_sentences
 
-    def _weight(self, term: str) -> float:
-        df = self.retriever.index.sparse.document_frequency(term)
-        n = max(1, len(self.retriever.index.sparse.ids))
-        return math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
+    def _weights(self, terms: list[str]) -> dict[str, float]:
+        """BM25-style IDF of each term over the whole index (one index lookup per call, not per term)."""
+        sparse = self.retriever.index.sparse
+        n = max(1, len(sparse.ids))
+        weights = {}
+        for term in terms:
+            df = sparse.document_frequency(term)
+            weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
+        return weights
 
     def coverage(self, terms: list[str], text: str, synonyms: dict[str, list[str]] | None = None) -> float:
         """Share of the question's (IDF-weighted) focus terms that the text contains, directly or through
@@ -106,9 +116,9 @@ class ExtractiveAnswerer:
         if not terms:
             return 0.0
         synonyms = synonyms or {}
-        total = sum(self._weight(t) for t in terms)
-        hit = sum(self._weight(t) for t in terms
-                  if t in text or any(s in text for s in synonyms.get(t, ())))
+        weights = self._weights(terms)
+        total = sum(weights.values())
+        hit = sum(weights[t] for t in terms if t in text or any(s in text for s in synonyms.get(t, ())))
         return hit / total if total else 0.0
 
     def synonyms(self, question: str, terms: list[str]) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ from .conversation import condense
 from .drafting import Draft, build_draft, write_docx
 from .index import IngestReport, KnowledgeIndex
 from .llm import LLMAnswerer
-from .model import Audience
+from .model import Audience, in_force
 from .outreach import OutreachAnswerer
 from .retrieval import Retriever, normalize_question
 
@@ -38,6 +38,19 @@ class SourceSummary:
     year: int
     status: str
     chunks: int
+
+
+@dataclass
+class SourceGroup:
+    """The documents of one type, as `/sources` and `fazhi sources` list them."""
+
+    doc_type: str
+    documents: list[SourceSummary]
+
+    def summary(self) -> str:
+        return messages.SOURCES_LINE.format(
+            kind=messages.DOC_TYPE_NAMES.get(self.doc_type, self.doc_type), count=len(self.documents),
+            current=sum(in_force(d.status) for d in self.documents), chunks=sum(d.chunks for d in self.documents))
 
 
 class Assistant:
@@ -73,6 +86,11 @@ class Assistant:
             for r in self.index.store.documents()
             if audience == "staff" or r.audience == "public"
         ]
+
+    def source_groups(self, audience: Audience) -> list[SourceGroup]:
+        rows = self.sources(audience)
+        return [SourceGroup(doc_type, [r for r in rows if r.doc_type == doc_type])
+                for doc_type in messages.DOC_TYPE_NAMES if any(r.doc_type == doc_type for r in rows)]
 
     # ---- questions ---------------------------------------------------------------------------
     def check_question(self, text: str) -> str:

@@ -113,17 +113,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    assistant = _assistant(args)
-    rows = assistant.sources(args.audience)
-    by_type: dict[str, list] = {}
-    for row in rows:
-        by_type.setdefault(row.doc_type, []).append(row)
-    names = {"report": "报告", "law": "国家法律", "regulation": "法规", "other": "其他文件"}
-    for doc_type, items in by_type.items():
-        current = sum(1 for r in items if r.status == "现行有效")
-        print(f"{names.get(doc_type, doc_type)}：{len(items)} 份（现行有效 {current}），{sum(r.chunks for r in items)} 段")
-        if doc_type in ("report", "other") or args.verbose:
-            for r in items:
+    for group in _assistant(args).source_groups(args.audience):
+        print(group.summary())
+        if group.doc_type in ("report", "other") or args.verbose:
+            for r in group.documents:
                 print(f"  - {r.title}（{r.year or '年份不详'}，{'内部' if r.audience == 'staff' else '公开'}，{r.chunks} 段）")
     return 0
 

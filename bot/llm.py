@@ -106,14 +106,16 @@ class LLMAnswerer:
         return reply
 
     def answer(self, question: str, audience: Audience, on_token: Callable[[str], None] | None = None) -> Answer:
-        if audience == "public" and (is_emergency(question) or is_vague(question)):
-            return self.outreach.answer(question)
-        fallback = self.outreach.answer(question) if audience == "public" else self.extractive.answer(
-            question, audience)
+        if audience == "public":
+            if is_emergency(question) or is_vague(question):
+                return self.outreach.answer(question)
+            evidence = self.outreach.evidence(question)
+            fallback = self.outreach.answer_from(question, evidence)
+        else:
+            evidence = self.extractive.gather(question, audience)
+            fallback = self.extractive.compose(question, audience, evidence)
         if fallback.abstained:
             return fallback
-        evidence = (self.retriever.retrieve(question, "public", 6) if audience == "public"
-                    else self.extractive.gather(question, audience))
         try:
             reply = self.generate(self._messages(question, audience, evidence), on_token)
         except LLMError as exc:

@@ -49,11 +49,16 @@ class OutreachAnswerer:
             return Answer(question, "public", messages.EMERGENCY, mode="outreach")
         if is_vague(question):
             return Answer(question, "public", messages.CLARIFY, mode="outreach")
-        notes = self._law_notes(question)
-        evidence = [e for e in self.retriever.retrieve(question, "public", 8) if e.chunk.audience == "public"]
+        return self.answer_from(question, self.evidence(question))
+
+    def evidence(self, question: str) -> list[Evidence]:
+        return [e for e in self.retriever.retrieve(question, "public", 8) if e.chunk.audience == "public"]
+
+    def answer_from(self, question: str, evidence: list[Evidence]) -> Answer:
+        """The answer for evidence already retrieved (LLM mode reuses it for its prompt)."""
         if self._out_of_scope(question, evidence):
             return Answer(question, "public", messages.OUT_OF_SCOPE, abstained=True, mode="outreach")
-        return self.compose(question, evidence, notes)
+        return self.compose(question, evidence, self._law_notes(question))
 
     def _out_of_scope(self, question: str, evidence: list[Evidence]) -> bool:
         """No legal wording, no lexicon phrase, and nothing retrieved covers it: not a legal question."""

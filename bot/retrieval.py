@@ -28,7 +28,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202
 
 @dataclass(frozen=True)
 class Evidence:
-    """A retrieved chunk with how it was found; `rank` is its 1-based position in the fused list."""
+    """A retrieved chunk with how it was found: fused score, dense and BM25 scores, or an exact article hit."""
 
     chunk: Chunk
     score: float

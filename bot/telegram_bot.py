@@ -99,8 +99,7 @@ def format_answer_html(answer: Answer) -> str:
     body = [html.escape(n) for n in answer.notes] + [html.escape(answer.text)]
     if answer.lists_sources:
         heading = messages.NEAREST_SOURCES if answer.abstained else messages.SOURCES_HEADING
-        lines = [f"[{s.n}] {html.escape(s.citation)}" + (f"（{s.year}年）" if s.year and s.doc_type != "law" else "")
-                 for s in answer.sources]
+        lines = [html.escape(s.line) for s in answer.sources]
         body.append(f"<b>{heading}</b>\n<i>" + "\n".join(lines) + "</i>")
     return "\n\n".join(body)
 
@@ -262,19 +261,13 @@ class TelegramBot:
         await update.effective_message.reply_text(messages.CONVERSATION_CLEARED)
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        audience = audience_of(self.role(update))
-        rows = await asyncio.to_thread(self.assistant.sources, audience)
+        groups = await asyncio.to_thread(self.assistant.source_groups, audience_of(self.role(update)))
         lines = [messages.SOURCES_TITLE]
-        for doc_type, name in messages.DOC_TYPE_NAMES.items():
-            items = [r for r in rows if r.doc_type == doc_type]
-            if not items:
-                continue
-            current = sum(r.status == "现行有效" for r in items)
-            lines.append(messages.SOURCES_LINE.format(kind=name, count=len(items), current=current,
-                                                      chunks=sum(r.chunks for r in items)))
-            if doc_type in ("report", "other"):
+        for group in groups:
+            lines.append(group.summary())
+            if group.doc_type in ("report", "other"):
                 lines += [messages.SOURCES_DOC_LINE.format(title=html.escape(r.title), year=r.year or "—")
-                          for r in items[:20]]
+                          for r in group.documents[:20]]
         await self._reply_chunks(update.effective_message, "\n".join(lines))
 
     # ---- questions ---------------------------------------------------------------------------
