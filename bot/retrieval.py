@@ -6,6 +6,7 @@ Lay wording is bridged to legal wording by an editable lexicon (`knowledge/lexic
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -22,6 +23,8 @@ from .numerals import CN_NUMERAL, cn_to_int
 from .text import tokenize
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon"
+MAX_LAW_WEIGHT = 0.5  # half the fused scale: a prior may reorder near ties, never bury a clear match
+log = logging.getLogger(__name__)
 _ARTICLE_REF = re.compile(rf"(?:《([^》]{{2,40}})》|([\u4e00-\u9fa5]{{2,30}}?))\s*第\s*({CN_NUMERAL}|\d+)\s*条")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 
@@ -66,13 +69,15 @@ def normalize_question(text: str) -> str:
 
 
 class Lexicon:
-    """Editable data: colloquial phrase → legal terms, and law-name aliases (with a note for old laws
-    that were repealed and merged into another, e.g. 婚姻法 → 民法典)."""
+    """Editable data: colloquial phrase → legal terms, law-name aliases (with a note for old laws
+    that were repealed and merged into another, e.g. 婚姻法 → 民法典), and the laws residents' everyday
+    questions usually fall under, with the weight they get in residents' rankings."""
 
     def __init__(self, directory: Path = LEXICON_DIR) -> None:
         self.expansions: list[tuple[tuple[str, ...], list[str]]] = []
         self.aliases: dict[str, str] = {}
         self.alias_notes: dict[str, str] = {}
+        self.resident_laws: dict[str, float] = {}
         for line in _rows(directory / "colloquial.tsv"):
             if len(line) >= 2:
                 self.expansions.append((tuple(line[0].split("+")), line[1].split()))
@@ -81,6 +86,12 @@ class Lexicon:
                 self.aliases[line[0]] = line[1]
             if len(line) >= 3:
                 self.alias_notes[line[0]] = line[2]
+        for line in _rows(directory / "resident_laws.tsv"):
+            weight = _weight(line[1]) if len(line) == 2 else None
+            if weight is None:
+                log.warning("resident_laws.tsv: skipped %r (want: 法律全称<TAB>0–0.5)", "\t".join(line))
+            else:
+                self.resident_laws[line[0]] = weight
 
     def matches(self, question: str) -> list[tuple[tuple[str, ...], list[str]]]:
         """The colloquial patterns whose parts all occur in the question, with their legal terms."""
@@ -91,6 +102,14 @@ class Lexicon:
         for _, legal in self.matches(question):
             terms.extend(t for t in legal if t not in terms)
         return terms
+
+
+def _weight(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 <= value <= MAX_LAW_WEIGHT else None
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -190,8 +209,11 @@ class Retriever:
         dense = self.index.dense_search(question, flt, self.candidates)
         sparse = self.index.sparse_search(tokens, flt, self.candidates)
         fused = self.fuse(dense, sparse)
+        chunks = self.index.store.chunks(list(fused))
+        if audience == "public":  # residents: near ties go to the laws everyday questions fall under
+            for chunk_id, chunk in chunks.items():
+                fused[chunk_id][0] += self.lexicon.resident_laws.get(chunk.title, 0.0)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1][0])
-        chunks = self.index.store.chunks([cid for cid, _ in ranked[: k * 2]])
         results = [Evidence(c, 1.0, exact=True) for c in exact]
         seen = {c.chunk_id for c in exact}
         for chunk_id, (score, d, s) in ranked:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from pathlib import Path
+
+import pytest
 
 from bot.assistant import Assistant
-from bot.model import in_force
+from bot.index import SearchFilter
+from bot.model import STATUTES, in_force
+from bot.retrieval import Lexicon
 
 
 def _cited_articles(assistant: Assistant, answer) -> list:
@@ -41,6 +47,41 @@ def test_labour_dispute_goes_to_arbitration(assistant: Assistant) -> None:
     answer = assistant.ask("老板拖欠工资不给怎么办？", "public")
     assert "劳动人事争议仲裁委员会" in answer.text
     assert any("劳动合同法" in s.title for s in answer.sources)
+
+
+def test_colloquial_words_reach_the_legal_terms(assistant: Assistant) -> None:
+    """快递 → 运输合同/承运人 (knowledge/lexicon/colloquial.tsv): the carrier's liability article ranks
+    third without the lexicon on this index, within the top two with it."""
+    hits = assistant.retriever.retrieve("快递公司把我寄的东西弄丢了，能要求赔偿吗？", "public", 2)
+    assert "《中华人民共和国民法典》第八百三十二条" in [e.chunk.cite() for e in hits]
+
+
+def test_residents_ranking_prefers_everyday_laws_and_staff_ranking_is_untouched(assistant: Assistant) -> None:
+    """Residents' scores carry the weight of `resident_laws.tsv` (民法典 listed, 不动产登记暂行条例 not);
+    staff scores for the same candidates do not."""
+    question = "不动产登记需要什么材料"
+    weights = assistant.retriever.lexicon.resident_laws
+    public = {e.chunk.chunk_id: e for e in assistant.retriever.retrieve(
+        question, "public", 30, SearchFilter("public", doc_types=STATUTES))}
+    staff = {e.chunk.chunk_id: e for e in assistant.retriever.retrieve(
+        question, "staff", 30, SearchFilter("staff", doc_types=STATUTES))}
+    shared = public.keys() & staff.keys()
+    titles = {public[c].chunk.title for c in shared}
+    assert {"中华人民共和国民法典", "不动产登记暂行条例"} <= titles
+    for chunk_id in shared:
+        boost = public[chunk_id].score - staff[chunk_id].score
+        assert boost == pytest.approx(weights.get(public[chunk_id].chunk.title, 0.0))
+    assert weights["中华人民共和国民法典"] > 0 and "不动产登记暂行条例" not in weights
+
+
+def test_resident_law_weights_file_skips_bad_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "resident_laws.tsv").write_text(
+        "# 注释\n中华人民共和国民法典\t0.2\n中华人民共和国刑法\t很多\n中华人民共和国劳动法\t3\n只有名称\n",
+        encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        lexicon = Lexicon(tmp_path)
+    assert lexicon.resident_laws == {"中华人民共和国民法典": 0.2}
+    assert sum("resident_laws.tsv: skipped" in r.getMessage() for r in caplog.records) == 3
 
 
 def test_article_lookup_by_alias_and_number(assistant: Assistant) -> None:
