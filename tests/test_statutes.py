@@ -1,11 +1,16 @@
 """Article parsing on real LawRefBook files and the national laws database."""
 
+import json
+
 from bot.laws_db import iter_law_documents, law_catalogue
 from bot.loaders import load_file
+from bot.model import in_force
 from bot.numerals import article_label, cn_to_int, int_to_cn
 from bot.statutes import parse_statute_markdown
 
-from .conftest import REGULATIONS, regulation_files
+from .conftest import REGULATIONS, ROOT, regulation_files
+
+RESIDENT_SET = ROOT / "benchmarks" / "resident_questions.jsonl"
 
 
 def test_chinese_numerals_round_trip() -> None:
@@ -52,3 +57,15 @@ def test_laws_db_keeps_status() -> None:
     assert fourth.status == "现行有效" and fourth.section_path == "第四条"
     statuses = {status for versions in law_catalogue().values() for _, status, _ in versions}
     assert {"现行有效", "已废止"} <= statuses
+
+
+def test_own_resident_question_set_points_at_current_articles() -> None:
+    """`benchmarks/resident_questions.jsonl` is measurement data: every labelled answer must be a real
+    article of a law version in force in laws.db, or the numbers it gives mean nothing."""
+    items = [json.loads(line) for line in RESIDENT_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    wanted = {(r["law_name"], r["article_no_arabic"]) for item in items for r in item["relevant"]}
+    laws = {name for name, _ in wanted}
+    present = {(c.title, c.article_no) for doc in iter_law_documents(laws) if in_force(doc.status)
+               for c in doc.chunks}
+    assert len(items) >= 20 and not wanted - present, sorted(wanted - present)
+    assert len(laws) >= 10  # the point of the set: answers from many laws, not one
