@@ -15,9 +15,14 @@ from .retrieval import Evidence, normalize_question
 
 _EMERGENCY = re.compile(r"救命|要杀|杀了我|杀人|砍人|正在打|正在被打|被打伤|持刀|拿刀|自杀|不想活|跳楼|"
                         r"绑架|着火|打死|威胁要.{0,6}(杀|打|烧)|家暴.{0,4}(正在|现在)|(正在|现在).{0,4}家暴")
+# Declining a real legal question costs a resident far more than attempting an odd one, so everyday
+# dispute words count as legal cues too (打了我, 派出所, 退货, 老板, 押金 …), not only legal vocabulary.
 _LEGAL_CUES = re.compile(r"法|律|权|责任|赔|偿|违约|合同|纠纷|起诉|告|仲裁|调解|工资|劳动|离婚|继承|遗产|"
                          r"抚养|赡养|借|欠|债|房|地|拆迁|征收|事故|伤|骗|偷|罚|罪|警|证|登记|补偿|保险|"
-                         r"邻居|村委|政府|办理|申请|投诉|举报|维权|彩礼|婚|户口|低保|补贴")
+                         r"邻居|村委|政府|办理|申请|投诉|举报|维权|彩礼|婚|户口|低保|补贴|"
+                         r"打了|打我|被打|派出所|公安|报警|拘留|退|买|卖|商家|店|质量|老板|公司|单位|厂|上班|"
+                         r"加班|辞退|开除|医院|学校|撞|丢|坏|租|押金|物业|装修|快递|网购|网上|钱|律师|法院|"
+                         r"判|合法|违法|不给|不还|不让|占|霸|欺负|威胁|骂|拖欠")
 _LABOR = ("劳动", "工资", "劳动合同", "工伤", "社会保险", "劳动报酬")
 _FAMILY_VIOLENCE = ("家庭暴力", "家暴", "反家庭暴力")
 QUOTE_LIMIT = 150

@@ -120,6 +120,15 @@ def test_vague_and_out_of_scope(assistant: Assistant) -> None:
     assert "能再具体说说吗" in assistant.ask("调解", "public").text
     assert "不属于法律咨询" in assistant.ask("今天天气怎么样", "public").text
     assert "不属于法律咨询" in assistant.ask("推荐一部好看的电影", "public").text
+    assert "不属于法律咨询" in assistant.ask("帮我写一首关于春天的诗", "public").text
+
+
+def test_lay_legal_questions_without_legal_words_are_not_declined(assistant: Assistant) -> None:
+    """Residents rarely say 法 or 权: an assault, a return, a boss, a deposit are still legal questions."""
+    for question in ("村里有人打了我一顿，派出所会怎么处理他？", "网上买的衣服不合适，没有质量问题能退吗？",
+                     "老板说我迟到就扣一半工钱，这样行吗？", "搬走时房东扣着押金不给"):
+        text = assistant.ask(question, "public").text
+        assert "不属于法律咨询" not in text and "【提示】" in text, question
 
 
 def test_resident_answers_never_include_staff_material(assistant: Assistant) -> None:
