@@ -49,6 +49,17 @@ def test_labour_dispute_goes_to_arbitration(assistant: Assistant) -> None:
     assert any("劳动合同法" in s.title for s in answer.sources)
 
 
+def test_articles_shown_are_the_top_ranked_ones(assistant: Assistant) -> None:
+    """The basis shows the retrieval's top three articles (the measured ranking), led by the one whose
+    sentence answers best, the others in ranking order — not whatever shares most words."""
+    for question in ("搬走时房东扣着押金不给", "老板拖欠工资不给怎么办？", "被狗咬了谁负责", "试用期被辞退有补偿吗"):
+        ranked = [e.chunk.chunk_id for e in assistant.outreach.evidence(question)
+                  if e.chunk.doc_type in STATUTES][:3]
+        shown = [s.chunk_id for s in assistant.ask(question, "public").sources]
+        assert sorted(shown) == sorted(ranked), question
+        assert [c for c in ranked if c != shown[0]] == shown[1:], question
+
+
 def test_colloquial_words_reach_the_legal_terms(assistant: Assistant) -> None:
     """快递 → 运输合同/承运人 (knowledge/lexicon/colloquial.tsv): the carrier's liability article ranks
     third without the lexicon on this index, within the top two with it."""
