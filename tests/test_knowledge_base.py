@@ -133,3 +133,34 @@ def test_terminal_chat_follows_up(built_data_dir: Path) -> None:
     turns = out.stdout.split("问> ")
     assert "63个" in turns[1] and "210名" in turns[2]
     assert "请输入您想问的问题" in turns[3]
+
+
+def _cli_eval(data_dir: Path, path: Path) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "--data-dir", str(data_dir), "eval", str(path)],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(out.stdout)
+
+
+def test_cli_eval_scores_labelled_retrieval(built_data_dir: Path, tmp_path: Path) -> None:
+    """`fazhi eval` on questions labelled with the articles that answer them (the stard_dev format); the
+    third is labelled with an article that does not exist, so every metric must come out at exactly 2/3."""
+    rows = [("人民调解收费吗？", "中华人民共和国人民调解法", 4),
+            ("民法典第1257条是怎么规定的？", "中华人民共和国民法典", 1257),
+            ("邻居家的树倒了砸了我的车谁赔？", "中华人民共和国民法典", 9999)]
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps({"qid": i, "question": q, "relevant": [
+        {"law_name": law, "article_no_arabic": n}]}, ensure_ascii=False) + "\n" for i, (q, law, n) in enumerate(rows)),
+        encoding="utf-8")
+    result = _cli_eval(built_data_dir, path)
+    assert result["items"] == 3
+    assert result["ours"] == {"recall@1": 0.667, "recall@5": 0.667, "recall@10": 0.667, "mrr@10": 0.667}
+    assert result["resident_answer_cites_an_answering_article"] == 0.667
+
+
+def test_cli_eval_on_the_shared_staff_questions(built_data_dir: Path) -> None:
+    """Regression guard on `../shared/eval/seed_qa_dev.jsonl`: every fact found and cited, abstention kept."""
+    path = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
+    if not path.is_file():
+        pytest.skip("../shared/eval is not beside the checkout")
+    result = _cli_eval(built_data_dir, path)
+    assert result["fact_recall_with_citation"] == 1.0 and result["abstention_accuracy"] == 1.0, result["failures"]
