@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .assistant import Assistant
 from .index import SearchFilter
+from .retrieval import normalize_question
 
 
 def _section_key(text: str) -> str:
@@ -91,8 +92,9 @@ def eval_retrieval(assistant: Assistant, items: list[dict], compare_peer: bool, 
         latencies.append(time.perf_counter() - started)
         ours.append([(e.chunk.title, e.chunk.article_no) for e in evidence])
         gold = {(r["law_name"], r["article_no_arabic"]) for r in item["relevant"]}
-        shown += any((s.title, s.article_no) in gold for s in assistant.ask(item["question"], "public").sources)
-    # What a resident sees: does the (extractive) answer's basis cite an article that answers the question?
+        answer = assistant.outreach.answer_from(normalize_question(item["question"]), evidence)
+        shown += any((s.title, s.article_no) in gold for s in answer.sources)
+    # What a resident sees: does the extractive answer's basis cite an article that answers the question?
     result = {"items": len(items), "ours": _rank_metrics(ours, items),
               "resident_answer_cites_an_answering_article": round(shown / max(1, len(items)), 3),
               "latency_ms_p50": round(sorted(latencies)[len(latencies) // 2] * 1000, 1)}
