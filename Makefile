@@ -15,9 +15,22 @@ $(BIN)/fazhi: pyproject.toml
 
 install: $(BIN)/fazhi
 
-# Test tools, including llama.cpp's server (compiled once, a few minutes) for the LLM-mode tests.
+# Test tools, including llama.cpp's server for the LLM-mode tests. llama-cpp-python ships no wheels on
+# PyPI, so pip compiles it; a native build (GGML_NATIVE, the default) uses whatever the build CPU has,
+# and ggml's AMX kernels segfault on chat requests on CPUs with AMX. So it is built here, once, with
+# the same portable flags on every x86-64 machine, into a wheel folder keyed by those flags and the
+# architecture; pip's own cache is bypassed, so a wheel built natively elsewhere can never come back.
+LLAMA_VERSION := $(shell sed -n 's/.*"llama-cpp-python\[server\]==\([0-9.]*\)".*/\1/p' pyproject.toml)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=OFF -DGGML_CPU_ALL_VARIANTS=OFF \
+	-DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_WHEELS := $(HOME)/.cache/fazhi/llama-wheels/$(LLAMA_VERSION)-$(shell uname -m)-$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+
 $(VENV)/.test-deps: $(BIN)/fazhi
-	$(BIN)/pip install -q -e ".[test]"
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-cache-dir --no-deps \
+		--no-binary llama-cpp-python -w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_VERSION)"
+	$(BIN)/pip install -q --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python -e ".[test]"
 	touch $@
 
 node_modules/.package-lock.json: package-lock.json

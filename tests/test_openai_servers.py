@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -33,8 +35,10 @@ from tests.openai_servers import (
     LlamaCppServer,
     Reply,
     ScriptedChatCompletionsServer,
+    llama_model_missing,
     llama_server_fixture,  # noqa: F401 - registers the llama_server fixture
     scripted_server_fixture,  # noqa: F401 - registers the scripted_server fixture
+    smollm2_gguf,
     split_text,
 )
 
@@ -331,3 +335,18 @@ def test_llama_stream_yields_several_chunks(llama_server: LlamaCppServer) -> Non
     assert len(pieces) > 1
     assert merged.text == "".join(pieces)
     assert merged.text.strip()
+
+
+def test_a_crashed_llama_server_names_its_signal_and_log() -> None:
+    """llama.cpp dying (a native build segfaulted on AMX CPUs) is reported with the signal and the
+    server's own log, which conftest's report hook adds to any failing test that uses the server."""
+    if llama_model_missing():
+        pytest.skip(llama_model_missing())
+    with LlamaCppServer(smollm2_gguf(), n_ctx=512) as server:
+        assert server.death() is None
+        os.kill(server.pid, signal.SIGSEGV)
+        deadline = time.monotonic() + 10
+        while server.death() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.death() == "llama_cpp.server was killed by SIGSEGV (exit -11)"
+        assert "Started server process" in server.log_tail()
