@@ -7,13 +7,18 @@ these tests record those types so a library upgrade that changes them fails here
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
+import re
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -350,3 +355,21 @@ def test_a_crashed_llama_server_names_its_signal_and_log() -> None:
             time.sleep(0.05)
         assert server.death() == "llama_cpp.server was killed by SIGSEGV (exit -11)"
         assert "Started server process" in server.log_tail()
+
+
+def test_llama_build_is_portable() -> None:
+    """The installed llama.cpp holds no AMX or AVX-512 instructions, whatever CPU built it: the Makefile's
+    portable flags took effect, and no native wheel came back from a cache. (AMX kernels segfault on chat
+    requests on CPUs that have AMX; this check fails on any machine, not only on those.)"""
+    spec = importlib.util.find_spec("llama_cpp")
+    objdump = shutil.which("objdump")
+    if spec is None or spec.origin is None or objdump is None:
+        pytest.skip("llama_cpp or objdump (binutils) not installed")
+    libraries = sorted((Path(spec.origin).parent / "lib").glob("libggml*.so"))
+    assert libraries
+    forbidden = re.compile(r"\b(tdp[a-z0-9]+|ldtilecfg|tileloadd[a-z0-9]*|tilestored)\b|%zmm\d")
+    for library in libraries:
+        code = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(library)], capture_output=True,
+                              text=True, check=True).stdout
+        found = sorted({m.group(0) for m in forbidden.finditer(code)})
+        assert not found, f"{library.name} was built with {found[:5]}: rebuild with the Makefile's LLAMA_CMAKE_ARGS"
