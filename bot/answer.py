@@ -55,6 +55,8 @@ class Answer:
     abstained: bool = False
     notes: list[str] = field(default_factory=list)
     mode: str = "extractive"
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    """(situation id, name) when two situations fit the question equally: the resident picks one."""
 
     @property
     def lists_sources(self) -> bool:

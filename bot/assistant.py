@@ -22,6 +22,7 @@ from .llm import LLMAnswerer
 from .model import Audience, in_force
 from .outreach import OutreachAnswerer
 from .retrieval import Retriever, normalize_question
+from .situations import load_catalogue
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Assistant:
         self.index = KnowledgeIndex(settings, show_progress=show_progress)
         self.retriever = Retriever(self.index)
         self.extractive = ExtractiveAnswerer(self.retriever)
-        self.outreach = OutreachAnswerer(self.extractive)
+        self.outreach = OutreachAnswerer(self.extractive, load_catalogue(settings.situations_dir))
         self.llm = LLMAnswerer(settings, self.extractive, self.outreach) if settings.llm_enabled else None
 
     # ---- knowledge ---------------------------------------------------------------------------
@@ -72,7 +73,13 @@ class Assistant:
         if self.settings.include_national_laws:
             reports.append(self.index.ingest_national_laws())
         self.retriever.refresh()
+        self.outreach.prepare()
         return reports
+
+    def warm_up(self) -> None:
+        """Load the index and the situations before the first question (the bot does this at start)."""
+        self.index.warm_up()
+        self.outreach.prepare()
 
     def ingest(self, paths: list[Path], audience: Audience | None = None) -> IngestReport:
         report = self.index.ingest_paths(paths, audience)
@@ -115,6 +122,14 @@ class Assistant:
             answer = self.extractive.answer(standalone, audience)
         answer.question = question
         return answer
+
+    def answer_situation(self, situation_id: str, question: str = "") -> Answer:
+        """A resident picked one of two close situations (the “您问的是…” buttons)."""
+        return self.outreach.answer_situation(situation_id, question)
+
+    def situation_problems(self) -> list[str]:
+        """Situation articles that the index lacks or holds only as repealed versions."""
+        return self.outreach.problems()
 
     def remove(self, title_or_id: str) -> list[str]:
         """Delete documents by id or exact title (admin action); returns the titles removed."""

@@ -121,6 +121,29 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_situations(args: argparse.Namespace) -> int:
+    """List the everyday situations by domain and check their articles against the index."""
+    assistant = _assistant(args)
+    catalogue = assistant.outreach.catalogue
+    for domain in catalogue.domains:
+        if args.domain and args.domain not in domain.name:
+            continue
+        print(messages.SITUATION_DOMAIN_LINE.format(domain=domain.name, count=len(domain.situations)))
+        for s in domain.situations:
+            urgency = messages.URGENCY_NAMES[s.urgency]
+            articles = "、".join(str(a) for a in s.articles)
+            print(f"  - {s.name}（{s.id}，{urgency}）：{articles}")
+            if args.verbose:
+                for phrasing in s.phrasings:
+                    print(f"      · {phrasing}")
+    problems = assistant.situation_problems()
+    print(messages.SITUATIONS_SUMMARY.format(count=len(catalogue.situations), domains=len(catalogue.domains),
+                                             rules=len(catalogue.emergencies), problems=len(problems)))
+    for problem in problems:
+        print(messages.SITUATION_PROBLEM.format(problem=problem))
+    return 1 if problems else 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import run_eval
 
@@ -229,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sources", help="what is indexed")
     p.add_argument("--as", dest="audience", choices=["staff", "public"], default="staff")
     p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("situations", help="list and validate the everyday situations (knowledge/situations)")
+    p.add_argument("--domain", help="only domains whose name contains this")
+    p.set_defaults(func=cmd_situations)
 
     p = sub.add_parser("eval", help="run a question set (JSONL) and print metrics")
     p.add_argument("file")

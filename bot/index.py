@@ -147,6 +147,7 @@ class KnowledgeIndex:
         self._vector_cache = None
         self._collection = None
         self._sparse: _SparseIndex | None = None
+        self._query_vectors: dict[str, list[float]] = {}
         self._lock = threading.RLock()
 
     # ---- components, created on first use --------------------------------------------------
@@ -316,10 +317,23 @@ class KnowledgeIndex:
                 self.collection.delete(ids=list(chunk_ids[start:start + _CHROMA_BATCH]))
 
     # ---- search primitives (fusion lives in retrieval.py) ----------------------------------
+    def query_vector(self, query: str) -> list[float]:
+        """The question's embedding; the last few are kept, since one question is searched several ways
+        (situations, statutes, the township's documents)."""
+        with self._lock:
+            vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = self.embeddings.embed_query(query)
+            with self._lock:
+                self._query_vectors[query] = vector
+                while len(self._query_vectors) > 32:
+                    self._query_vectors.pop(next(iter(self._query_vectors)))
+        return vector
+
     def dense_search(self, query: str, flt: SearchFilter, k: int) -> list[tuple[str, float]]:
         if self.collection.count() == 0:
             return []
-        vector = self.embeddings.embed_query(query)
+        vector = self.query_vector(query)
         result = self.collection.query(query_embeddings=[vector], n_results=k, where=flt.chroma_where(),
                                        include=["distances"])
         return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]

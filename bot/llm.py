@@ -24,7 +24,7 @@ from .config import Settings
 from .drafting import DraftPart
 from .gongwen import GongwenBlock
 from .model import Audience, Chunk
-from .outreach import OutreachAnswerer, is_emergency, is_vague
+from .outreach import OutreachAnswerer, is_vague
 from .retrieval import Evidence
 
 log = logging.getLogger(__name__)
@@ -107,10 +107,12 @@ class LLMAnswerer:
 
     def answer(self, question: str, audience: Audience, on_token: Callable[[str], None] | None = None) -> Answer:
         if audience == "public":
-            if is_emergency(question) or is_vague(question):
+            # Emergencies are answered by rule, at once: the first line must not wait on a model.
+            if self.outreach.emergency(question) or is_vague(question):
                 return self.outreach.answer(question)
-            evidence = self.outreach.evidence(question)
-            fallback = self.outreach.answer_from(question, evidence)
+            consultation = self.outreach.consult(question)
+            evidence = consultation.evidence[: self.outreach.max_articles + 2]
+            fallback = self.outreach.compose(consultation)
         else:
             evidence = self.extractive.gather(question, audience)
             fallback = self.extractive.compose(question, audience, evidence)

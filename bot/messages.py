@@ -96,10 +96,16 @@ STEP_LEGAL_AID = "需要法律咨询或经济困难请不起律师的，可以�
 STEP_COURT = "调解不成的，可以向人民法院起诉；注意诉讼时效，一般为三年。"
 STEP_LABOR = "劳动纠纷可以向劳动保障监察机构投诉，或向劳动人事争议仲裁委员会申请仲裁（一般先仲裁、后起诉），仲裁不收费。"
 STEP_FAMILY_VIOLENCE = "遭受家庭暴力的，可以报警（110），向妇联、居（村）委会求助，并可向人民法院申请人身安全保护令。"
-EMERGENCY = ("如果您或他人正面临暴力或生命危险，请立即拨打 110 报警（急救 120）。"
-             "确认安全后，再来问我法律问题，也可以拨打 12348 法律援助热线。")
+EMERGENCY_AFTER = "确认安全后，可以再来问我法律问题，也可以拨打 12348 法律援助热线。"
+SITUATION_BUTTON = "我问的是：{name}"
+SITUATION_GONE = "这个选项已失效，请重新提问。"
+WHICH_SITUATION = "您问的是{names}中的哪一种？下面先按“{first}”回答，也可以点下方按钮换一种。"
 OUT_OF_SCOPE = "这个问题不属于法律咨询或镇政务的范围，我暂时回答不了。您可以问我法律方面的问题，例如“邻居家的树倒了砸了我的车谁赔？”"
 CLARIFY = "能再具体说说吗？比如发生了什么事、和谁之间、您想解决什么问题。这样我才能找到对应的法律规定。"
+SITUATION_DOMAIN_LINE = "【{domain}】{count} 个情形"
+SITUATIONS_SUMMARY = "共 {count} 个情形、{domains} 个领域、{rules} 类紧急情况；条文问题 {problems} 处。"
+SITUATION_PROBLEM = "  错误：{problem}"
+URGENCY_NAMES = {"normal": "一般", "police": "先报警", "emergency": "紧急"}
 LAW_REPEALED = "您提到的《{name}》{note}，下面按现行有效的法律回答。"
 LAW_STATUS_NOTE = "注意：《{law}》（{version}版）状态为“{status}”，以下依据现行有效的规定。"
 

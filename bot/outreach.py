@@ -1,20 +1,27 @@
-"""Legal outreach (普法) for residents: a plain answer first, then the current articles that apply,
-then the way to real help in order of cost, then a note that this is not legal advice.
+"""Legal outreach (普法) for residents: emergencies first, then a plain answer, the current articles that
+apply, the way to real help in order of cost, and a note that this is not legal advice.
 
-Emergencies are sent to 110 before anything else; vague questions get one clarifying question back;
-questions outside law and township affairs are declined briefly. Only public sources are searched.
+The question is matched to an everyday situation (`knowledge/situations/`): a matched situation's articles
+lead the basis and its explanation gives the plain answer; retrieval fills the rest, limited to the laws
+of the question's domain. When neither a situation nor an article clears its bar, the answer says so
+plainly and shows at most what is relevant — a confidently wrong article is what a resident acts on.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from . import messages
 from .answer import COVERAGE_THRESHOLD, Answer, ExtractiveAnswerer, source_of
+from .model import CURRENT, STATUTES
 from .retrieval import Evidence, normalize_question
+from .situation_index import CLOSE_MARGIN, DOMAIN_THRESHOLD, MATCH_THRESHOLD, SituationIndex, SituationMatch
+from .situations import EmergencyRule, Situation, SituationCatalogue, load_catalogue
 
-_EMERGENCY = re.compile(r"救命|要杀|杀了我|杀人|砍人|正在打|正在被打|被打伤|持刀|拿刀|自杀|不想活|跳楼|"
-                        r"绑架|着火|打死|威胁要.{0,6}(杀|打|烧)|家暴.{0,4}(正在|现在)|(正在|现在).{0,4}家暴")
+log = logging.getLogger(__name__)
 # Declining a real legal question costs a resident far more than attempting an odd one, so everyday
 # dispute words count as legal cues too (打了我, 派出所, 退货, 老板, 押金 …), not only legal vocabulary.
 _LEGAL_CUES = re.compile(r"法|律|权|责任|赔|偿|违约|合同|纠纷|起诉|告|仲裁|调解|工资|劳动|离婚|继承|遗产|"
@@ -24,15 +31,12 @@ _LEGAL_CUES = re.compile(r"法|律|权|责任|赔|偿|违约|合同|纠纷|起�
                          r"加班|辞退|开除|医院|学校|撞|丢|坏|租|押金|物业|装修|快递|网购|网上|钱|律师|法院|"
                          r"判|合法|违法|不给|不还|不让|占|霸|欺负|威胁|骂|拖欠")
 _LABOR = ("劳动", "工资", "劳动合同", "工伤", "社会保险", "劳动报酬")
-_FAMILY_VIOLENCE = ("家庭暴力", "家暴", "反家庭暴力")
 QUOTE_LIMIT = 150
 # Lay wording rarely repeats the statute's words, so the bar for a one-sentence answer is lower than for
 # staff answers, whose questions use the documents' own vocabulary.
 CONCLUSION_THRESHOLD = 0.4
-
-
-def is_emergency(question: str) -> bool:
-    return bool(_EMERGENCY.search(question))
+RELEVANT_FLOOR = 0.3  # below a conclusion, an article this close may still be shown as possibly relevant
+GENERIC_HELP = ("talk", "mediation", "legal_aid", "court")
 
 
 def is_vague(question: str) -> bool:
@@ -40,37 +44,117 @@ def is_vague(question: str) -> bool:
     return len(core) < 5
 
 
+@dataclass
+class Consultation:
+    """What is known about one resident question before an answer is written (the LLM mode writes its
+    own answer from the same evidence)."""
+
+    question: str
+    emergency: EmergencyRule | None = None
+    situation: Situation | None = None
+    alternatives: list[Situation] = field(default_factory=list)
+    allowed_laws: frozenset[str] | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def articles(self) -> list[Evidence]:
+        return [e for e in self.evidence if e.chunk.doc_type in STATUTES]
+
+
 class OutreachAnswerer:
     """Plain-language answers for residents, built from public evidence only."""
 
-    def __init__(self, extractive: ExtractiveAnswerer, max_articles: int = 3) -> None:
+    def __init__(self, extractive: ExtractiveAnswerer, catalogue: SituationCatalogue | None = None,
+                 max_articles: int = 4) -> None:
         self.extractive = extractive
         self.retriever = extractive.retriever
+        self.catalogue = catalogue if catalogue is not None else load_catalogue()
         self.max_articles = max_articles
 
+    @cached_property
+    def situations(self) -> SituationIndex:
+        """Built on first use; articles the index lacks or holds only as repealed are logged then (the
+        data is also checked against laws.db by a test and by `fazhi situations`)."""
+        for problem in self.problems():
+            log.warning("situations: %s", problem)
+        index = self.retriever.index
+        embeddings = index.embeddings
+        return SituationIndex(self.catalogue, embeddings.embed_queries, embeddings.model_id,
+                              index.settings.index_dir, self.retriever.lexicon.expand)
+
+    def prepare(self) -> int:
+        """Embed the situations' phrasings now (setup, bot start), not at a resident's first question."""
+        return len(self.situations.catalogue.situations)
+
+    def problems(self) -> list[str]:
+        """The situations' articles checked against the index. Laws the index does not hold at all are
+        skipped (a test index holds a handful of laws); the full check is against laws.db."""
+        def status_of(law: str, number: int) -> str | None:
+            ref = self.retriever.article(law, number)
+            if ref.chunk is None:
+                return None if self.retriever.resolve_law(law) else CURRENT
+            return (ref.current or ref.chunk).status
+
+        return self.catalogue.validate_articles(status_of)
+
+    # ---- the answer ----------------------------------------------------------------------------
     def answer(self, question: str) -> Answer:
-        question = normalize_question(question)
-        if is_emergency(question):
-            return Answer(question, "public", messages.EMERGENCY, mode="outreach")
+        return self.compose(self.consult(normalize_question(question)))
+
+    def emergency(self, question: str) -> EmergencyRule | None:
+        return self.catalogue.emergency(normalize_question(question))
+
+    def consult(self, question: str, retrieved: list[Evidence] | None = None) -> Consultation:
+        """Emergency, matched situation(s), the domain gate and the evidence, in the order shown."""
+        c = Consultation(question, emergency=self.catalogue.emergency(question))
         if is_vague(question):
-            return Answer(question, "public", messages.CLARIFY, mode="outreach")
-        return self.answer_from(question, self.evidence(question))
+            return c
+        c.notes = self._law_notes(question)
+        retrieved = retrieved if retrieved is not None else self.retriever.retrieve(question, "public", 12)
+        retrieved = [e for e in retrieved if e.chunk.audience == "public"]
+        matches = self.situations.match(question, self.retriever.index.query_vector(question))
+        lead: list[Evidence] = []
+        if matches and matches[0].score >= MATCH_THRESHOLD:
+            c.situation = matches[0].situation
+            c.alternatives = [m.situation for m in matches[1:2]
+                              if m.score >= MATCH_THRESHOLD and matches[0].score - m.score < CLOSE_MARGIN]
+            c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *c.alternatives)})
+            lead = self._situation_articles(c.situation)
+            lead += self._situation_articles(*c.alternatives)[:1]
+        elif domains := _domains_of(matches):
+            c.allowed_laws = self.catalogue.allowed_laws(domains)
+        exact = [e for e in retrieved if e.exact]
+        if exact:  # an article named in the question is what was asked for, whatever its domain
+            c.allowed_laws = None
+        gated = [e for e in retrieved if self._shown(e, c.allowed_laws)]
+        seen: set[str] = set()
+        c.evidence = [e for e in exact + lead + gated if not (e.chunk.chunk_id in seen or seen.add(e.chunk.chunk_id))]
+        return c
 
-    def evidence(self, question: str) -> list[Evidence]:
-        return [e for e in self.retriever.retrieve(question, "public", 8) if e.chunk.audience == "public"]
+    def answer_situation(self, situation_id: str, question: str = "") -> Answer:
+        """The answer for one situation chosen by the resident (the “您问的是…” buttons)."""
+        situation = self.catalogue.by_id.get(situation_id)
+        if situation is None:
+            raise KeyError(situation_id)
+        c = Consultation(question or situation.name, situation=situation,
+                         allowed_laws=self.catalogue.allowed_laws({situation.domain}),
+                         evidence=self._situation_articles(situation))
+        return self.compose(c)
 
-    def answer_from(self, question: str, evidence: list[Evidence]) -> Answer:
-        """The answer for evidence already retrieved (LLM mode reuses it for its prompt)."""
-        if self._out_of_scope(question, evidence):
-            return Answer(question, "public", messages.OUT_OF_SCOPE, abstained=True, mode="outreach")
-        return self.compose(question, evidence, self._law_notes(question))
+    def _situation_articles(self, *situations: Situation) -> list[Evidence]:
+        found = []
+        for situation in situations:
+            for ref in situation.articles:
+                chunk = self.retriever.article(ref.law, ref.number).current
+                if chunk is not None and chunk.audience == "public":
+                    found.append(Evidence(chunk, 1.0))
+        return found
 
-    def _out_of_scope(self, question: str, evidence: list[Evidence]) -> bool:
-        """No legal wording, no lexicon phrase, and nothing retrieved covers it: not a legal question."""
-        if _LEGAL_CUES.search(question) or self.retriever.lexicon.matches(question):
-            return False
-        scored = self.extractive.best_sentences(question, evidence)
-        return not scored or scored[0][0] < COVERAGE_THRESHOLD
+    @staticmethod
+    def _shown(evidence: Evidence, allowed: frozenset[str] | None) -> bool:
+        chunk = evidence.chunk
+        return chunk.doc_type not in STATUTES or allowed is None or chunk.title in allowed
 
     def _law_notes(self, question: str) -> list[str]:
         """Say so when the question names a repealed law or a superseded version of an article."""
@@ -84,55 +168,100 @@ class OutreachAnswerer:
                                                              status=ref.chunk.status))
         return notes
 
-    def compose(self, question: str, evidence: list[Evidence], notes: list[str]) -> Answer:
-        articles = [e for e in evidence if e.chunk.doc_type in ("law", "regulation")][: self.max_articles]
-        scored = self.extractive.best_sentences(question, articles)
-        confident = bool(scored) and scored[0][0] >= CONCLUSION_THRESHOLD or any(e.exact for e in articles)
-        chosen = self._choose(articles, scored)
-        lines = list(notes)
+    def _out_of_scope(self, c: Consultation) -> bool:
+        """No legal wording, no lexicon phrase, no situation, nothing retrieved covers it."""
+        if c.situation or _LEGAL_CUES.search(c.question) or self.retriever.lexicon.matches(c.question):
+            return False
+        scored = self.extractive.best_sentences(c.question, c.evidence)
+        return not scored or scored[0][0] < COVERAGE_THRESHOLD
+
+    def compose(self, c: Consultation) -> Answer:
+        first = [c.emergency.first_line] if c.emergency else []
+        if is_vague(c.question):
+            text = "\n".join([*first, messages.CLARIFY if not first else messages.EMERGENCY_AFTER])
+            return Answer(c.question, "public", text, mode="outreach")
+        if not first and self._out_of_scope(c):
+            return Answer(c.question, "public", messages.OUT_OF_SCOPE, abstained=True, mode="outreach")
+        lines = first + c.notes
+        if c.situation is not None:
+            shown, conclusion = self._situation_answer(c, lines)
+        else:
+            shown, conclusion = self._retrieval_answer(c, lines)
         sources = []
-        if chosen and confident:
-            best_index = chosen[0]
-            conclusion = next((s for _, i, s in scored if i == best_index), articles[best_index].chunk.text)
-            lines += [messages.OUTREACH_CONCLUSION + self.extractive.trim(conclusion, question)
-                      + f"[{chosen.index(best_index) + 1}]"]
-        elif chosen:
-            lines.append(messages.OUTREACH_MAYBE)
-        else:
-            lines.append(messages.OUTREACH_NOTHING)
-        if chosen:
+        if shown:
             lines.append(messages.OUTREACH_BASIS)
-            for n, i in enumerate(chosen, start=1):
-                chunk = articles[i].chunk
-                lines.append(f"{n}. {chunk.cite()}：{_shorten(chunk.text)}[{n}]")
-                sources.append(source_of(n, articles[i]))
+            for n, ev in enumerate(shown, start=1):
+                lines.append(f"{n}. {ev.chunk.cite()}：{_shorten(ev.chunk.text)}[{n}]")
+                sources.append(source_of(n, ev))
         lines.append(messages.OUTREACH_STEPS)
-        lines += [f"{n}. {step}" for n, step in enumerate(self._steps(question, articles), start=1)]
+        lines += [f"{n}. {step}" for n, step in enumerate(self._steps(c), start=1)]
         lines.append(messages.DISCLAIMER)
-        return Answer(question, "public", "\n".join(lines), sources, abstained=not chosen, mode="outreach")
+        return Answer(c.question, "public", "\n".join(lines), sources, abstained=not conclusion, mode="outreach",
+                      choices=[(s.id, s.name) for s in (c.situation, *c.alternatives)] if c.alternatives else [])
 
-    @staticmethod
-    def _choose(articles: list[Evidence], scored: list[tuple[float, int, str]]) -> list[int]:
-        """The retrieved articles in ranking order, led by an exact article reference if the question
-        named one, else by the article whose sentence best covers the question (it gives the one-sentence
-        answer). Re-sorting all of them by sentence coverage would show fewer right articles: coverage
-        rewards shared words, the ranking weighs more."""
-        exact = [i for i, e in enumerate(articles) if e.exact]
-        lead = exact[:1] or [i for _, i, _ in scored[:1]]
-        return lead + [i for i in range(len(articles)) if i not in lead]
-
-    @staticmethod
-    def _steps(question: str, articles: list[Evidence]) -> list[str]:
-        """Next steps in order of cost; labour disputes go to arbitration before court."""
-        titles = " ".join(e.chunk.title for e in articles[:3])
-        steps = [messages.STEP_TALK, messages.STEP_MEDIATION, messages.STEP_LEGAL_AID]
-        if any(w in question or w in titles for w in _FAMILY_VIOLENCE):
-            steps.insert(0, messages.STEP_FAMILY_VIOLENCE)
-        if any(w in question for w in _LABOR) or "劳动" in titles:
-            steps.append(messages.STEP_LABOR)
+    def _situation_answer(self, c: Consultation, lines: list[str]) -> tuple[list[Evidence], bool]:
+        """The situation's explanation, each sentence cited to its article; its articles lead the basis."""
+        if c.alternatives:
+            names = "、".join(f"“{s.name}”" for s in (c.situation, *c.alternatives))
+            lines.append(messages.WHICH_SITUATION.format(names=names, first=c.situation.name))
+        shown = c.articles[: self.max_articles]
+        position = {(e.chunk.title, e.chunk.article_no): n for n, e in enumerate(shown, start=1)}
+        said = []
+        for item in c.situation.explanation:
+            n = position.get((item.article.law, item.article.number))
+            if n is not None:
+                said.append(f"{item.text}[{n}]")
+        if said:
+            lines.append(messages.OUTREACH_CONCLUSION + "".join(said))
         else:
-            steps.append(messages.STEP_COURT)
-        return steps
+            lines.append(messages.OUTREACH_MAYBE)
+        return shown, bool(said)
+
+    def _retrieval_answer(self, c: Consultation, lines: list[str]) -> tuple[list[Evidence], bool]:
+        """No situation: a one-sentence answer only from an article sentence that covers the question;
+        otherwise say so and show at most the articles that come close."""
+        articles = c.articles[: self.max_articles - 1]
+        scored = self.extractive.best_sentences(c.question, articles)
+        exact = [i for i, e in enumerate(articles) if e.exact]
+        confident = bool(exact) or (bool(scored) and scored[0][0] >= CONCLUSION_THRESHOLD)
+        if confident:
+            lead = exact[:1] or [scored[0][1]]
+            order = lead + [i for i in range(len(articles)) if i not in lead]
+            shown = [articles[i] for i in order]
+            sentence = next((s for _, i, s in scored if i == lead[0]), articles[lead[0]].chunk.text)
+            lines.append(messages.OUTREACH_CONCLUSION + self.extractive.trim(sentence, c.question) + "[1]")
+            return shown, True
+        close: list[Evidence] = []
+        for coverage, i, _ in scored:
+            if coverage < RELEVANT_FLOOR or len(close) >= 2:
+                break
+            if articles[i] not in close:
+                close.append(articles[i])
+        lines.append(messages.OUTREACH_MAYBE if close else messages.OUTREACH_NOTHING)
+        return close, False
+
+    def _steps(self, c: Consultation) -> list[str]:
+        """The way to help in order of cost: the situation's own, or the generic one (labour disputes go to
+        arbitration before court); police first where the situation or an emergency calls for it."""
+        if c.situation is not None:
+            ids = list(c.situation.help)
+            if c.situation.urgency != "normal" and "police" not in ids:
+                ids.insert(0, "police")
+        else:
+            ids = list(GENERIC_HELP)
+            titles = " ".join(e.chunk.title for e in c.articles[:3])
+            if any(w in c.question for w in _LABOR) or "劳动" in titles:
+                ids[-1] = "labor_arbitration"
+        if c.emergency and "police" not in ids:
+            ids.insert(0, "police")
+        return [self.catalogue.help[i].text for i in ids if i in self.catalogue.help]
+
+
+def _domains_of(matches: list[SituationMatch]) -> set[str]:
+    """The domain of the near situations, when they agree on one (below a match, above the domain bar)."""
+    near = [m for m in matches[:3] if m.score >= DOMAIN_THRESHOLD]
+    domains = {m.situation.domain for m in near}
+    return domains if len(domains) == 1 else set()
 
 
 def _shorten(text: str) -> str:

