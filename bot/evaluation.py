@@ -91,11 +91,11 @@ def eval_retrieval(assistant: Assistant, items: list[dict], compare_peer: bool, 
         question = normalize_question(item["question"])
         started = time.perf_counter()
         query = assistant.llm.rewrite_query(question) if rewrite else question
-        evidence = assistant.retriever.retrieve(query, "public", 10, flt)
+        evidence = assistant.retriever.retrieve(query, "public", 12, flt)  # what a resident's answer draws on
         consultation = assistant.outreach.consult(question, evidence)
         answer = assistant.outreach.compose(consultation)
         latencies.append(time.perf_counter() - started)
-        ours.append([(e.chunk.title, e.chunk.article_no) for e in evidence])
+        ours.append([(e.chunk.title, e.chunk.article_no) for e in evidence[:10]])
         led.append([(e.chunk.title, e.chunk.article_no) for e in consultation.articles])
         gold = {(r["law_name"], r["article_no_arabic"]) for r in item["relevant"]}
         shown += any((s.title, s.article_no) in gold for s in answer.sources)

@@ -18,7 +18,14 @@ from . import messages
 from .answer import COVERAGE_THRESHOLD, Answer, ExtractiveAnswerer, source_of
 from .model import CURRENT, STATUTES
 from .retrieval import Evidence, normalize_question
-from .situation_index import CLOSE_MARGIN, DOMAIN_THRESHOLD, MATCH_THRESHOLD, SituationIndex, SituationMatch
+from .situation_index import (
+    CLOSE_MARGIN,
+    DOMAIN_THRESHOLD,
+    MATCH_THRESHOLD,
+    RELATED_MARGIN,
+    SituationIndex,
+    SituationMatch,
+)
 from .situations import EmergencyRule, Situation, SituationCatalogue, load_catalogue
 
 log = logging.getLogger(__name__)
@@ -35,7 +42,7 @@ QUOTE_LIMIT = 150
 # Lay wording rarely repeats the statute's words, so the bar for a one-sentence answer is lower than for
 # staff answers, whose questions use the documents' own vocabulary.
 CONCLUSION_THRESHOLD = 0.4
-RELEVANT_FLOOR = 0.3  # below a conclusion, an article this close may still be shown as possibly relevant
+RELEVANT_FLOOR = 0.2  # below a conclusion, an article this close may still be shown as possibly relevant
 GENERIC_HELP = ("talk", "mediation", "legal_aid", "court")
 
 
@@ -66,11 +73,12 @@ class OutreachAnswerer:
     """Plain-language answers for residents, built from public evidence only."""
 
     def __init__(self, extractive: ExtractiveAnswerer, catalogue: SituationCatalogue | None = None,
-                 max_articles: int = 4) -> None:
+                 max_articles: int = 5, situation_articles: int = 3) -> None:
         self.extractive = extractive
         self.retriever = extractive.retriever
         self.catalogue = catalogue if catalogue is not None else load_catalogue()
         self.max_articles = max_articles
+        self.situation_articles = situation_articles
 
     @cached_property
     def situations(self) -> SituationIndex:
@@ -119,9 +127,12 @@ class OutreachAnswerer:
             c.situation = matches[0].situation
             c.alternatives = [m.situation for m in matches[1:2]
                               if m.score >= MATCH_THRESHOLD and matches[0].score - m.score < CLOSE_MARGIN]
-            c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *c.alternatives)})
-            lead = self._situation_articles(c.situation)
-            lead += self._situation_articles(*c.alternatives)[:1]
+            # The runner-up, when nearly as close, adds its leading article (asked about when very close).
+            near = [m.situation for m in matches[1:2]
+                    if m.score >= MATCH_THRESHOLD and matches[0].score - m.score < RELATED_MARGIN]
+            c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *near)})
+            lead = self._situation_articles(c.situation)[: self.situation_articles]
+            lead += self._situation_articles(*near)[:1]
         elif domains := _domains_of(matches):
             c.allowed_laws = self.catalogue.allowed_laws(domains)
         exact = [e for e in retrieved if e.exact]
@@ -231,12 +242,9 @@ class OutreachAnswerer:
             sentence = next((s for _, i, s in scored if i == lead[0]), articles[lead[0]].chunk.text)
             lines.append(messages.OUTREACH_CONCLUSION + self.extractive.trim(sentence, c.question) + "[1]")
             return shown, True
-        close: list[Evidence] = []
-        for coverage, i, _ in scored:
-            if coverage < RELEVANT_FLOOR or len(close) >= 2:
-                break
-            if articles[i] not in close:
-                close.append(articles[i])
+        # In ranking order (the ranking weighs more than shared words), only those that come close.
+        coverage = {i: cov for cov, i, _ in reversed(scored)}
+        close = [e for i, e in enumerate(articles[:3]) if coverage.get(i, 0.0) >= RELEVANT_FLOOR][:2]
         lines.append(messages.OUTREACH_MAYBE if close else messages.OUTREACH_NOTHING)
         return close, False
 
@@ -245,15 +253,14 @@ class OutreachAnswerer:
         arbitration before court); police first where the situation or an emergency calls for it."""
         if c.situation is not None:
             ids = list(c.situation.help)
-            if c.situation.urgency != "normal" and "police" not in ids:
-                ids.insert(0, "police")
         else:
             ids = list(GENERIC_HELP)
             titles = " ".join(e.chunk.title for e in c.articles[:3])
             if any(w in c.question for w in _LABOR) or "劳动" in titles:
                 ids[-1] = "labor_arbitration"
-        if c.emergency and "police" not in ids:
-            ids.insert(0, "police")
+        urgent = any(s.urgency != "normal" for s in (c.situation, *c.alternatives) if s is not None)
+        if c.emergency or urgent or self.catalogue.is_police_matter(c.question):
+            ids = ["police", *(i for i in ids if i != "police")]
         return [self.catalogue.help[i].text for i in ids if i in self.catalogue.help]
 
 

@@ -31,6 +31,7 @@ KEYWORD_BONUS = 0.15
 MATCH_THRESHOLD = 0.55   # a situation this close leads the answer
 DOMAIN_THRESHOLD = 0.35  # below a match, still close enough to tell the question's domain
 CLOSE_MARGIN = 0.04      # two matches this close: ask which one is meant
+RELATED_MARGIN = 0.15    # a runner-up this close adds its leading article to the basis
 
 
 @dataclass(frozen=True)

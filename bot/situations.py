@@ -17,7 +17,7 @@ import re
 import sqlite3
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -109,7 +109,11 @@ class SituationCatalogue:
     help: dict[str, HelpChannel]
     general_laws: frozenset[str]
     emergencies: list[EmergencyRule]
-    problems: list[str] = field(default_factory=list)
+    police_matters: tuple[re.Pattern[str], ...] = ()
+
+    def is_police_matter(self, question: str) -> bool:
+        """Not an emergency, but a matter for the police (被打了、被骗了): reporting it is the first step."""
+        return any(p.search(question) for p in self.police_matters)
 
     @cached_property
     def situations(self) -> list[Situation]:
@@ -209,7 +213,9 @@ def load_catalogue(directory: Path = SITUATIONS_DIR) -> SituationCatalogue:
             if isinstance(v, dict)}
     general = frozenset(parse_article(f"{law}第1条").law for law in channels.get("general_laws", []))
     rules = []
-    for rule in read(directory / "emergencies.toml").get("rule", []):
+    emergencies = read(directory / "emergencies.toml")
+    police = _compile(emergencies.get("police_matters", {}).get("patterns", []), "emergencies.toml [police_matters]")
+    for rule in emergencies.get("rule", []):
         where = f"emergencies.toml [{rule.get('id')}]"
         rules.append(EmergencyRule(_require(rule, "id", str, where), _compile(_require(rule, "patterns", list, where), where),
                                    _require(rule, "first_line", str, where), _compile(rule.get("unless", []), where)))
@@ -231,7 +237,7 @@ def load_catalogue(directory: Path = SITUATIONS_DIR) -> SituationCatalogue:
                 raise SituationDataError(f"{path.name} [{situation.id}]: {outside} 的法律不在本领域 laws 中")
             situations.append(situation)
         domains.append(Domain(name, laws, tuple(situations)))
-    return SituationCatalogue(domains, help, general, rules)
+    return SituationCatalogue(domains, help, general, rules, police)
 
 
 def laws_db_status(path: Path) -> Callable[[str, int], str | None]:

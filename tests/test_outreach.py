@@ -49,15 +49,18 @@ def test_labour_dispute_goes_to_arbitration(assistant: Assistant) -> None:
     assert any("劳动合同法" in s.title for s in answer.sources)
 
 
-def test_articles_shown_are_the_top_ranked_ones(assistant: Assistant) -> None:
-    """The basis shows the retrieval's top three articles (the measured ranking), led by the one whose
-    sentence answers best, the others in ranking order — not whatever shares most words."""
-    for question in ("搬走时房东扣着押金不给", "老板拖欠工资不给怎么办？", "被狗咬了谁负责", "试用期被辞退有补偿吗"):
-        ranked = [e.chunk.chunk_id for e in assistant.outreach.evidence(question)
-                  if e.chunk.doc_type in STATUTES][:3]
+def test_basis_follows_the_matched_situation_then_retrieval(assistant: Assistant) -> None:
+    """A matched situation's articles lead the basis, in the situation's order; retrieval fills the rest
+    (this test index holds five laws, so only their articles can appear)."""
+    for question in ("搬走时房东扣着押金不给", "老板拖欠工资不给怎么办？", "试用期被辞退有补偿吗"):
+        consultation = assistant.outreach.consult(question)
+        assert consultation.situation is not None, question
         shown = [s.chunk_id for s in assistant.ask(question, "public").sources]
-        assert sorted(shown) == sorted(ranked), question
-        assert [c for c in ranked if c != shown[0]] == shown[1:], question
+        assert shown == [e.chunk.chunk_id for e in consultation.articles][: len(shown)], question
+        lead = [(e.chunk.title, e.chunk.article_no) for e in consultation.articles[:1]]
+        first = consultation.situation.articles
+        assert lead[0] in {(a.law, a.number) for a in first} or not any(
+            assistant.retriever.article(a.law, a.number).current for a in first), question
 
 
 def test_colloquial_words_reach_the_legal_terms(assistant: Assistant) -> None:
@@ -123,8 +126,8 @@ def test_traditional_chinese_works_the_same(assistant: Assistant) -> None:
 
 def test_emergency_goes_to_110_first(assistant: Assistant) -> None:
     for question in ("救命，我老公正在打我", "他拿刀威胁要杀了我怎么办"):
-        answer = assistant.ask(question, "public")
-        assert answer.text.startswith("如果您或他人正面临暴力或生命危险，请立即拨打 110")
+        first = assistant.ask(question, "public").text.splitlines()[0]
+        assert first.startswith("【紧急】") and "立即拨打 110" in first
 
 
 def test_vague_and_out_of_scope(assistant: Assistant) -> None:

@@ -41,6 +41,7 @@ def test_every_article_exists_and_is_in_force(catalogue) -> None:
 
 
 def _copy_with(tmp_path: Path, domain_file: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for name in ("help_channels.toml", "emergencies.toml"):
         shutil.copy(SITUATIONS_DIR / name, tmp_path / name)
     (tmp_path / "test.toml").write_text(domain_file, encoding="utf-8")
@@ -112,7 +113,7 @@ def _shown_laws(answer) -> set[str]:
 UNSEEN = [
     ("俺爹走的时候啥也没写，老家那套房子俺们姊妹几个咋分", "中华人民共和国民法典", 1127),
     ("隔壁盖房子把墙垒到俺家宅基地上了", "中华人民共和国民法典", 236),
-    ("在工地上干了大半年活，包工头一分钱没给跑了", "中华人民共和国劳动合同法", 30),
+    ("在工地上干了大半年活，包工头一分钱没给跑了", "中华人民共和国劳动法", 50),
     ("邻居家的狗没拴绳把俺孩子腿咬伤了", "中华人民共和国民法典", 1245),
     ("骑电动车被小轿车撞了，对方有保险，该咋赔", "中华人民共和国道路交通安全法", 76),
     ("在超市买的火腿肠过期了，吃了拉肚子", "中华人民共和国食品安全法", 148),
@@ -176,8 +177,7 @@ def test_police_matters_name_110_first_without_alarm(full: Assistant) -> None:
         assert "110" in steps.splitlines()[1], text
 
 
-def test_two_close_situations_are_offered_as_a_choice(tmp_path: Path, full_assistant_dir: Path) -> None:
-    situations = _copy_with(tmp_path, """domain = "测试"
+TWO_TREE_SITUATIONS = """domain = "测试"
 laws = ["民法典"]
 [[situation]]
 id = "tree-fell-on-car"
@@ -193,7 +193,16 @@ phrasings = ["邻居家树倒了砸了我的房", "树倒了把房子砸坏了�
 articles = ["民法典第1257条", "民法典第1253条"]
 help = ["talk", "mediation", "court"]
 explanation = [{ text = "建筑物倒塌造成他人损害的，所有人、管理人或者使用人不能证明自己没有过错的，应当承担侵权责任。", article = "民法典第1253条" }]
-""")
+"""
+
+
+def two_tree_situations(tmp_path: Path) -> Path:
+    """Two situations a tree question fits equally: the resident has to be asked which one."""
+    return _copy_with(tmp_path, TWO_TREE_SITUATIONS)
+
+
+def test_two_close_situations_are_offered_as_a_choice(tmp_path: Path, full_assistant_dir: Path) -> None:
+    situations = two_tree_situations(tmp_path)
     assistant = make_assistant(full_assistant_dir, situations_dir=situations)
     answer = assistant.ask("邻居家的树倒了，砸了我的东西", "public")
     assert [sid for sid, _ in answer.choices] in (["tree-fell-on-car", "tree-fell-on-house"],

@@ -27,6 +27,7 @@ from bot.telegram_bot import TelegramBot, check_settings, format_answer_html, ru
 
 from .openai_servers import Reply, ScriptedChatCompletionsServer
 from .telegram_emulator import TelegramEmulator, running_application
+from .test_situations import two_tree_situations
 
 ADMIN, STAFF, RESIDENT, OTHER_RESIDENT = 1000, 1001, 2001, 2002
 GROUP = -5001
@@ -303,3 +304,20 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_resident_picks_one_of_two_close_situations(telegram_emulator: TelegramEmulator, built_data_dir: Path,
+                                                    tmp_path: Path) -> None:
+    """“您问的是…？”: one button per situation; pressing one answers for that situation."""
+    situations = two_tree_situations(tmp_path / "situations")
+    with start_bot(telegram_emulator, built_data_dir, tmp_path, situations_dir=situations) as running:
+        emu = running.emulator
+        emu.send_message(RESIDENT, RESIDENT, "邻居家的树倒了，砸了我的东西")
+        reply = emu.wait_for_bot_messages(RESIDENT, 1, timeout=60)[-1]
+        assert reply.text.startswith("您问的是")
+        assert {"sit:tree-fell-on-car", "sit:tree-fell-on-house"} <= set(reply.callback_data)
+        emu.press_button(RESIDENT, RESIDENT, reply.message_id, "sit:tree-fell-on-house")
+        chosen = emu.wait_for_bot_messages(RESIDENT, 2, timeout=60)[-1]
+        assert "所有人、管理人或者使用人" in chosen.text and "《中华人民共和国民法典》第一千二百五十三条" in chosen.text
+        assert not any(d.startswith("sit:") for d in chosen.callback_data)
+        assert not running.errors
