@@ -6,7 +6,6 @@ not cover what the question is about, say so and show the nearest sources instea
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -102,23 +101,13 @@ class ExtractiveAnswerer:
         self.retriever = retriever
         self.max_sentences = max_sentences
 
-    def _weights(self, terms: list[str]) -> dict[str, float]:
-        """BM25-style IDF of each term over the whole index (one index lookup per call, not per term)."""
-        sparse = self.retriever.index.sparse
-        n = max(1, len(sparse.ids))
-        weights = {}
-        for term in terms:
-            df = sparse.document_frequency(term)
-            weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
-        return weights
-
     def coverage(self, terms: list[str], text: str, synonyms: dict[str, list[str]] | None = None) -> float:
         """Share of the question's (IDF-weighted) focus terms that the text contains, directly or through
         the legal wording the lexicon gives for a colloquial term (收费 → 收取 费用)."""
         if not terms:
             return 0.0
         synonyms = synonyms or {}
-        weights = self._weights(terms)
+        weights = self.retriever.index.idf(terms)
         total = sum(weights.values())
         hit = sum(weights[t] for t in terms if t in text or any(s in text for s in synonyms.get(t, ())))
         return hit / total if total else 0.0

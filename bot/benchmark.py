@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .assistant import Assistant
 from .config import Settings
+from .index import SearchFilter
 
 _SAMPLE_QUESTIONS = [
     "人民调解收费吗？", "邻居家的树倒了砸了我的车谁赔？", "老板拖欠工资怎么办？", "离婚时房子怎么分？",
@@ -38,6 +39,30 @@ def _questions(count: int) -> list[str]:
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+
+def _timed(calls) -> dict[str, float]:
+    latencies = []
+    for call in calls:
+        started = time.perf_counter()
+        call()
+        latencies.append(time.perf_counter() - started)
+    return {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)}
+
+
+def _search_latencies(assistant: Assistant, questions: list[str]) -> dict[str, object]:
+    """The hot path's parts on the same questions: the vector search as served (in memory) next to
+    Chroma's own HNSW query, each with the query embedding already computed, and whole retrievals."""
+    index, flt = assistant.index, SearchFilter("public")
+    result: dict[str, object] = {}
+    for name, search in (("dense_in_memory_ms", index.dense_search), ("dense_chroma_query_ms", index.chroma_search)):
+        sample = questions[:30]  # within the query-vector cache, so only the search is timed
+        for question in sample:
+            index.query_vector(question)
+        result[name] = _timed([lambda q=q, search=search: search(q, flt, 100) for q in sample])
+    result["retrieve_public_ms"] = _timed(
+        [lambda q=q: assistant.retriever.retrieve(q, "public", 12) for q in questions])
+    return result
 
 
 def run_bench(settings: Settings, regulations: Path | None = None, queries: int = 100) -> dict:
@@ -71,5 +96,6 @@ def run_bench(settings: Settings, regulations: Path | None = None, queries: int 
                 latencies.append(time.perf_counter() - started)
             result[f"ask_{audience}_ms"] = {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95),
                                             "mean": round(statistics.mean(latencies) * 1000, 1), "n": len(latencies)}
+        result.update(_search_latencies(assistant, _questions(queries)))
         result["peak_rss_mb"] = _peak_rss_mb()
     return result

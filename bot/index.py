@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
+import shutil
 import threading
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,30 +83,78 @@ class SearchFilter:
 
 
 class _SparseIndex:
-    """bm25s over stored jieba tokens, with metadata columns so filters become score masks."""
+    """bm25s over stored jieba tokens, with metadata columns so filters become score masks.
 
-    def __init__(self, store: ChunkStore) -> None:
+    Built from the store once per store version and saved beside it (bm25s's own format, memory-mapped
+    on load), so a one-shot CLI call or a restarted bot maps it in milliseconds instead of rebuilding."""
+
+    def __init__(self, version: int, ids: list[str], columns: dict[str, np.ndarray], bm25) -> None:
+        self.version = version
+        self.ids = ids
+        self.audience = columns["audience"]
+        self.current = columns["current"]
+        self.doc_type = columns["doc_type"]
+        self.year = columns["year"]
+        self.doc_id = columns["doc_id"]
+        self._bm25 = bm25
+        vocab = bm25.vocab_dict if bm25 is not None else {}
+        counts = np.bincount(bm25.scores["indices"], minlength=len(vocab)) if vocab else np.zeros(0)
+        self._df = {term: int(counts[i]) for term, i in vocab.items()}
+
+    @classmethod
+    def load_or_build(cls, store: ChunkStore, folder: Path) -> _SparseIndex:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import and logs every build
+        version = store.version
+        key = folder / "version"
+        if key.is_file() and key.read_text() == str(version):
+            with np.load(folder / "columns.npz") as saved:
+                columns = {name: saved[name] for name in saved.files}
+            ids = columns.pop("ids").tolist()
+            bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if ids else None
+            return cls(version, ids, columns, bm25)
+        index = cls.build(store, version)
+        index.save(folder)
+        return index
+
+    @classmethod
+    def build(cls, store: ChunkStore, version: int) -> _SparseIndex:
+        import bm25s
+
         ids, token_lists, meta = [], [], []
         for chunk_id, tokens, data in store.all_tokens():
-            record = json.loads(data)
             ids.append(chunk_id)
             token_lists.append(tokens.split() or ["∅"])
-            meta.append(record)
-        self.version = store.version
-        self.ids = ids
-        self.chunks_meta = meta
-        self.audience = np.array([m["audience"] == "public" for m in meta], dtype=bool)
-        self.current = np.array([in_force(m["status"]) for m in meta], dtype=bool)
-        self.doc_type = np.array([m["doc_type"] for m in meta])
-        self.year = np.array([m["year"] for m in meta])
-        self.doc_id = np.array([m["doc_id"] for m in meta])
-        self._df = Counter(t for tokens in token_lists for t in set(tokens))
-        self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
+            meta.append(json.loads(data))
+        columns = {
+            "audience": np.array([m["audience"] == "public" for m in meta], dtype=bool),
+            "current": np.array([in_force(m["status"]) for m in meta], dtype=bool),
+            "doc_type": np.array([m["doc_type"] for m in meta], dtype=str),
+            "year": np.array([m["year"] for m in meta], dtype=np.int64),
+            "doc_id": np.array([m["doc_id"] for m in meta], dtype=str),
+        }
+        bm25 = None
         if ids:
-            self._bm25.index(token_lists, show_progress=False)
+            bm25 = bm25s.BM25(k1=1.2, b=0.75)
+            bm25.index(token_lists, show_progress=False)
+        return cls(version, ids, columns, bm25)
+
+    def save(self, folder: Path) -> None:
+        """Written into a fresh folder, then swapped in: a reader never sees half an index."""
+        tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(tmp), show_progress=False)
+        np.savez(tmp / "columns.npz", ids=np.array(self.ids, dtype=str), audience=self.audience,
+                 current=self.current, doc_type=self.doc_type, year=self.year, doc_id=self.doc_id)
+        (tmp / "version").write_text(str(self.version))
+        old = folder.with_name(f"{folder.name}.{os.getpid()}.old")
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
 
     def document_frequency(self, term: str) -> int:
         return self._df.get(term, 0)
@@ -133,6 +183,55 @@ class _SparseIndex:
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 
+class _DenseMatrix:
+    """Every chunk's vector in memory, rows in the sparse index's order, so a query is one matrix-vector
+    product (exact, not approximate) and the sparse index's filter masks apply unchanged. Chroma stays the
+    store of record (and the server for a county-wide deployment): the matrix is read from it once per
+    index state and saved beside the index, so the next process maps it from disk instead."""
+
+    def __init__(self, key: str, matrix: np.ndarray, present: np.ndarray) -> None:
+        self.key = key
+        self.matrix = matrix
+        self.present = present
+
+    @classmethod
+    def load_or_build(cls, key: str, path: Path, ids: list[str], read_vectors) -> _DenseMatrix:
+        if path.is_file():
+            with np.load(path) as saved:
+                if str(saved["key"]) == key and len(saved["present"]) == len(ids):
+                    return cls(key, saved["matrix"], saved["present"])
+        row = {chunk_id: i for i, chunk_id in enumerate(ids)}
+        matrix: np.ndarray | None = None
+        present = np.zeros(len(ids), dtype=bool)
+        for batch_ids, vectors in read_vectors():
+            vectors = np.asarray(vectors, dtype=np.float32)
+            if matrix is None:
+                matrix = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
+            for chunk_id, vector in zip(batch_ids, vectors, strict=True):
+                if (i := row.get(chunk_id)) is not None:
+                    matrix[i] = vector
+                    present[i] = True
+        if matrix is None:
+            matrix = np.zeros((len(ids), 1), dtype=np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, key=np.array(key), matrix=matrix, present=present)
+        tmp.replace(path)
+        return cls(key, matrix, present)
+
+    def search(self, vector: list[float], mask: np.ndarray, ids: list[str], k: int) -> list[tuple[str, float]]:
+        query = np.asarray(vector, dtype=np.float32)
+        query /= np.linalg.norm(query) + 1e-12
+        allowed = np.flatnonzero(mask & self.present)
+        if not len(allowed):
+            return []
+        scores = self.matrix[allowed] @ query if len(allowed) < len(mask) // 2 else (self.matrix @ query)[allowed]
+        k = min(k, len(allowed))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(ids[allowed[i]], float(scores[i])) for i in top]
+
+
 class KnowledgeIndex:
     """Everything indexed, behind one object that ingest, retrieval, the bot and the CLI share."""
 
@@ -147,6 +246,7 @@ class KnowledgeIndex:
         self._vector_cache = None
         self._collection = None
         self._sparse: _SparseIndex | None = None
+        self._dense: _DenseMatrix | None = None
         self._query_vectors: dict[str, list[float]] = {}
         self._lock = threading.RLock()
 
@@ -202,8 +302,27 @@ class KnowledgeIndex:
     def sparse(self) -> _SparseIndex:
         with self._lock:
             if self._sparse is None or self._sparse.version != self.store.version:
-                self._sparse = _SparseIndex(self.store)
+                self._sparse = _SparseIndex.load_or_build(self.store, self._directory / "bm25")
             return self._sparse
+
+    @property
+    def dense(self) -> _DenseMatrix:
+        """The vectors for the hot path, rebuilt when chunks or vectors changed (another process's
+        ingest included: the key is read from the store)."""
+        with self._lock:
+            sparse = self.sparse
+            key = f"{self.store.vectors_version}:{len(sparse.ids)}"
+            if self._dense is None or self._dense.key != key:
+                path = self._directory / f"dense-{_safe(self.embeddings.model_id)}.npz"
+                self._dense = _DenseMatrix.load_or_build(key, path, sparse.ids, self._all_vectors)
+            return self._dense
+
+    def _all_vectors(self):
+        """(ids, vectors) batches of everything in the Chroma collection."""
+        total = self.collection.count()
+        for offset in range(0, total, _CHROMA_BATCH):
+            got = self.collection.get(include=["embeddings"], limit=_CHROMA_BATCH, offset=offset)
+            yield got["ids"], got["embeddings"]
 
     # ---- ingest ----------------------------------------------------------------------------
     def ingest_paths(self, paths: Sequence[Path], audience: Audience | None = None) -> IngestReport:
@@ -331,12 +450,29 @@ class KnowledgeIndex:
         return vector
 
     def dense_search(self, query: str, flt: SearchFilter, k: int) -> list[tuple[str, float]]:
+        """Exact cosine search over the in-memory matrix, filtered by the same masks as BM25."""
+        with self._lock:
+            sparse, dense = self.sparse, self.dense
+        return dense.search(self.query_vector(query), sparse.mask(flt), sparse.ids, k)
+
+    def chroma_search(self, query: str, flt: SearchFilter, k: int) -> list[tuple[str, float]]:
+        """The same search through Chroma's own HNSW index (the reference `fazhi bench` compares with)."""
         if self.collection.count() == 0:
             return []
-        vector = self.query_vector(query)
-        result = self.collection.query(query_embeddings=[vector], n_results=k, where=flt.chroma_where(),
-                                       include=["distances"])
+        result = self.collection.query(query_embeddings=[self.query_vector(query)], n_results=k,
+                                       where=flt.chroma_where(), include=["distances"])
         return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25-style inverse document frequency of each term over the whole index (rare terms weigh more
+        when judging whether a sentence covers a question)."""
+        sparse = self.sparse
+        n = max(1, len(sparse.ids))
+        weights = {}
+        for term in terms:
+            df = sparse.document_frequency(term)
+            weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
+        return weights
 
     def sparse_search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:
         return self.sparse.search(tokens, flt, k)

@@ -152,6 +152,8 @@ class ChunkStore:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany("UPDATE chunks SET embedded = ? WHERE chunk_id = ?", [(flag, c) for c in chunk_ids])
+            self._conn.execute("INSERT INTO state VALUES ('vectors', '1') "
+                               "ON CONFLICT(key) DO UPDATE SET value = value + 1")
             self._conn.execute("COMMIT")
 
     def embedded_chunks(self, doc_type: str) -> list[Chunk]:
@@ -166,6 +168,12 @@ class ChunkStore:
     def version(self) -> int:
         row = self._conn.execute("SELECT value FROM state WHERE key = 'version'").fetchone()
         return int(row[0]) if row else 0
+
+    @property
+    def vectors_version(self) -> str:
+        """Changes whenever the chunks or their vectors change (what an in-memory vector matrix follows)."""
+        rows = dict(self._conn.execute("SELECT key, value FROM state WHERE key IN ('version', 'vectors')"))
+        return f"{rows.get('version', 0)}.{rows.get('vectors', 0)}"
 
     def _bump(self, cur: sqlite3.Cursor) -> None:
         cur.execute(

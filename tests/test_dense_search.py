@@ -1,0 +1,72 @@
+"""The hot path's in-memory vector search: exact, the same filters as before, and in step with the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bot.assistant import Assistant
+from bot.index import SearchFilter
+
+from .conftest import make_assistant
+
+QUESTIONS = ("人民调解收费吗", "老板拖欠工资怎么办", "邻居家的树倒了砸了车", "便民服务事项办了多少件",
+             "离婚后孩子归谁", "法律援助怎么申请", "劳动合同试用期多长", "遗嘱怎么写才有效")
+
+
+def _exact(assistant: Assistant, question: str, flt: SearchFilter, k: int) -> list[str]:
+    """Brute-force cosine over every vector Chroma holds, filtered chunk by chunk: the reference."""
+    got = assistant.index.collection.get(include=["embeddings"])
+    chunks = assistant.index.store.chunks(got["ids"])
+    vectors = np.asarray(got["embeddings"], dtype=np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    query = np.asarray(assistant.index.query_vector(question), dtype=np.float64)
+    scores = vectors @ (query / np.linalg.norm(query))
+    ranked = [got["ids"][i] for i in np.argsort(-scores)]
+    return [c for c in ranked if c in chunks and flt.allows(chunks[c])][:k]
+
+
+def test_in_memory_search_is_exact_and_agrees_with_chroma(assistant: Assistant) -> None:
+    overlap = []
+    for audience in ("public", "staff"):
+        flt = SearchFilter(audience)
+        for question in QUESTIONS:
+            ours = [c for c, _ in assistant.index.dense_search(question, flt, 10)]
+            assert ours == _exact(assistant, question, flt, 10), question
+            chroma = [c for c, _ in assistant.index.chroma_search(question, flt, 10)]
+            overlap.append(len(set(ours) & set(chroma)) / 10)
+    assert sum(overlap) / len(overlap) >= 0.95  # Chroma's HNSW is approximate; ours is exact
+
+
+def test_residents_never_get_internal_vectors(assistant: Assistant) -> None:
+    for question in QUESTIONS:
+        public = assistant.index.store.chunks([c for c, _ in assistant.index.dense_search(
+            question, SearchFilter("public"), 50)])
+        assert public and all(c.audience == "public" for c in public.values())
+    reports = ("report",)
+    assert assistant.index.dense_search("便民服务事项办了多少件", SearchFilter("public", doc_types=reports), 10) == []
+    staff = assistant.index.store.chunks([c for c, _ in assistant.index.dense_search(
+        "便民服务事项办了多少件", SearchFilter("staff", doc_types=reports), 10)])
+    assert len(staff) == 10 and all(c.audience == "staff" for c in staff.values())
+
+
+def test_ingest_and_removal_reach_a_running_index(tmp_path: Path) -> None:
+    """A second index on the same folder (a running bot) sees another process's ingest and removal at
+    its next search, and a third one loads the saved matrix instead of reading Chroma again."""
+    data = tmp_path / "data"
+    writer = make_assistant(data, include_national_laws=False)
+    reader = make_assistant(data, include_national_laws=False)
+    flt = SearchFilter("staff")
+    assert reader.index.dense_search("大棚蔬菜补贴", flt, 5) == []
+    doc = tmp_path / "2025年大棚蔬菜补贴发放情况.txt"
+    doc.write_text("柏香镇2025年大棚蔬菜补贴发放情况\n\n一、发放情况\n\n全镇发放大棚蔬菜补贴共计86户。\n", encoding="utf-8")
+    writer.ingest([doc], "staff")
+    hits = reader.index.store.chunks([c for c, _ in reader.index.dense_search("大棚蔬菜补贴", flt, 5)])
+    assert any("大棚蔬菜补贴" in c.text for c in hits.values())
+    saved = next(data.glob("index/dense-*.npz"))
+    third = make_assistant(data, include_national_laws=False)
+    assert third.index.dense.key == reader.index.dense.key and saved.is_file()
+    assert writer.remove("2025年大棚蔬菜补贴发放情况")
+    hits = reader.index.store.chunks([c for c, _ in reader.index.dense_search("大棚蔬菜补贴", flt, 5)])
+    assert not any("大棚蔬菜补贴" in c.text for c in hits.values())
