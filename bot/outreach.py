@@ -86,10 +86,7 @@ class OutreachAnswerer:
         data is also checked against laws.db by a test and by `fazhi situations`)."""
         for problem in self.problems():
             log.warning("situations: %s", problem)
-        index = self.retriever.index
-        embeddings = index.embeddings
-        return SituationIndex(self.catalogue, embeddings.embed_queries, embeddings.model_id,
-                              index.settings.index_dir, self.retriever.lexicon.expand)
+        return SituationIndex(self.catalogue, self.retriever.index.embed_queries, self.retriever.lexicon.expand)
 
     def prepare(self) -> int:
         """Embed the situations' phrasings now (setup, bot start), not at a resident's first question."""
@@ -125,11 +122,12 @@ class OutreachAnswerer:
         lead: list[Evidence] = []
         if matches and matches[0].score >= MATCH_THRESHOLD:
             c.situation = matches[0].situation
-            c.alternatives = [m.situation for m in matches[1:2]
-                              if m.score >= MATCH_THRESHOLD and matches[0].score - m.score < CLOSE_MARGIN]
-            # The runner-up, when nearly as close, adds its leading article (asked about when very close).
-            near = [m.situation for m in matches[1:2]
-                    if m.score >= MATCH_THRESHOLD and matches[0].score - m.score < RELATED_MARGIN]
+            # A runner-up, when nearly as close, adds its leading article; when very close the resident is
+            # asked which one is meant. From another domain it must be very close: mostly it shares words only.
+            near = [m.situation for m in matches[1:2] if m.score >= MATCH_THRESHOLD and matches[0].score - m.score
+                    < (RELATED_MARGIN if m.situation.domain == c.situation.domain else CLOSE_MARGIN)]
+            c.alternatives = [s for s, m in zip(near, matches[1:2], strict=False)
+                              if matches[0].score - m.score < CLOSE_MARGIN]
             c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *near)})
             lead = self._situation_articles(c.situation)[: self.situation_articles]
             lead += self._situation_articles(*near)[:1]

@@ -9,19 +9,14 @@ situation's keywords counted in. The combination and its thresholds were set on 
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .model import content_hash
 from .situations import Situation, SituationCatalogue
 from .text import tokenize
-
-log = logging.getLogger(__name__)
 
 # Cosine similarities of e5-small between unrelated Chinese questions sit around 0.78, paraphrases above
 # 0.9: the dense signal is rescaled over that band before it is combined with the word overlap.
@@ -43,16 +38,16 @@ class SituationMatch:
 
 
 class SituationIndex:
-    """The catalogue's phrasings, embedded once (cached on disk by content) and searchable."""
+    """The catalogue's phrasings, embedded once (through the index's query-vector cache) and searchable."""
 
-    def __init__(self, catalogue: SituationCatalogue, embed_documents: Callable[[list[str]], list[list[float]]],
-                 model_id: str, cache_dir: Path, expand: Callable[[str], list[str]] = lambda q: []) -> None:
+    def __init__(self, catalogue: SituationCatalogue, embed_queries: Callable[[list[str]], list[list[float]]],
+                 expand: Callable[[str], list[str]] = lambda q: []) -> None:
         self.catalogue = catalogue
         self.expand = expand
         situations = catalogue.situations
         self._owner = np.array([i for i, s in enumerate(situations) for _ in s.texts], dtype=np.int32)
         texts = [t for s in situations for t in s.texts]
-        self._vectors = self._load_vectors(texts, embed_documents, model_id, cache_dir)
+        self._vectors = self._load_vectors(texts, embed_queries)
         self._terms = [self._situation_terms(s) for s in situations]
         n = len(situations)
         df: dict[str, int] = {}
@@ -70,20 +65,10 @@ class SituationIndex:
         return terms
 
     @staticmethod
-    def _load_vectors(texts: list[str], embed: Callable[[list[str]], list[list[float]]], model_id: str,
-                      cache_dir: Path) -> np.ndarray:
-        key = content_hash(model_id + "\n" + "\n".join(texts))
-        path = cache_dir / f"situations-{key}.npy"
-        if path.is_file():
-            return np.load(path)
-        log.info("embedding %d situation phrasings", len(texts))
+    def _load_vectors(texts: list[str], embed: Callable[[list[str]], list[list[float]]]) -> np.ndarray:
         # Phrasings are questions, like what they are compared with: embedded as queries (e5's prefix).
         vectors = np.asarray(embed(texts), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        for old in cache_dir.glob("situations-*.npy"):
-            old.unlink(missing_ok=True)
-        np.save(path, vectors)
         return vectors
 
     def _lexical(self, question: str) -> np.ndarray:
