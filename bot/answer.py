@@ -17,7 +17,7 @@ from .text import numbers_in, sentences, tokenize
 
 # Words that frame a question rather than say what it is about.
 _FRAME_WORDS = frozenset(
-    ["去年", "今年", "明年", "全年", "年度", "一共", "总共", "累计", "共", "目前", "主要", "我镇", "全镇", "本镇", "镇", "我们", "具体", "哪些", "什么", "多少", "几", "几次", "多少次", "多少件", "多少名", "多少个", "有没有", "是不是", "谁", "情况", "工作", "内容", "方面", "相关", "这份", "该", "本", "此", "那份", "时候", "什么时候"]
+    ["去年", "今年", "明年", "全年", "意思", "啥意思", "年度", "一共", "总共", "累计", "共", "目前", "主要", "我镇", "全镇", "本镇", "镇", "我们", "具体", "哪些", "什么", "多少", "几", "几次", "多少次", "多少件", "多少名", "多少个", "有没有", "是不是", "谁", "情况", "工作", "内容", "方面", "相关", "这份", "该", "本", "此", "那份", "时候", "什么时候"]
 )
 _NUMBER_QUESTION = re.compile(r"多少|几[个次件名人场份批项]?|数量|数目|比例|百分之|办理量")
 _YEAR = re.compile(r"^\d{4}年?$")
@@ -171,7 +171,7 @@ class ExtractiveAnswerer:
         for i, sentence in chosen:
             order.setdefault(i, len(order) + 1)
             grouped.setdefault(i, []).append(self.trim(sentence, question))
-        parts = ["".join(grouped[i]) + f"[{n}]" for i, n in order.items()]
+        parts = [_year_label(evidence[i].chunk, "".join(grouped[i])) + f"[{n}]" for i, n in order.items()]
         sources = [source_of(n, evidence[i]) for i, n in order.items()]
         return Answer(question, audience, "".join(parts), sources)
 
@@ -201,3 +201,13 @@ class ExtractiveAnswerer:
         nearest = [source_of(n, ev) for n, ev in enumerate(evidence[:3], start=1)]
         text = messages.NOT_FOUND if audience == "staff" else messages.NOT_FOUND_PUBLIC
         return Answer(question, audience, text, nearest, abstained=True)
+
+
+def _year_label(chunk, text: str) -> str:
+    """A township document's sentence says the year it is about: with several years of reports indexed,
+    an unlabelled figure is the one a clerk would copy into the wrong year."""
+    if chunk.doc_type in STATUTES or not chunk.year:
+        return text
+    named = re.match(r"\s*(20\d{2})\s*年", chunk.heading)  # a part about another year (2025年…工作计划)
+    year = named.group(1) if named else str(chunk.year)
+    return text if text.lstrip().startswith(year) else f"{year}年，{text}"

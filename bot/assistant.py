@@ -23,6 +23,7 @@ from .model import Audience, in_force
 from .outreach import OutreachAnswerer
 from .retrieval import Retriever, normalize_question
 from .situations import load_catalogue
+from .staff import StaffAnswerer
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ class Assistant:
         self.index = KnowledgeIndex(settings, show_progress=show_progress)
         self.retriever = Retriever(self.index)
         self.extractive = ExtractiveAnswerer(self.retriever)
+        self.staff = StaffAnswerer(self.extractive, settings.current_date)
         self.outreach = OutreachAnswerer(self.extractive, load_catalogue(settings.situations_dir))
-        self.llm = LLMAnswerer(settings, self.extractive, self.outreach) if settings.llm_enabled else None
+        self.llm = LLMAnswerer(settings, self.extractive, self.outreach, self.staff) if settings.llm_enabled else None
 
     # ---- knowledge ---------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -119,7 +121,7 @@ class Assistant:
         elif audience == "public":
             answer = self.outreach.answer(standalone)
         else:
-            answer = self.extractive.answer(standalone, audience)
+            answer = self.staff.answer(standalone)
         answer.question = question
         return answer
 

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 1024
     llm_timeout: float = 60.0
 
+    today: date | None = Field(default=None, description="fixed date for 今年/去年 (tests, evaluation); default: the clock")
     report_due: date = Field(default=date(2000, 3, 1), description="only month/day are used")
     publish_due: date = Field(default=date(2000, 4, 1), description="only month/day are used")
     reminder_days_ahead: int = 14
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
+
+    def current_date(self) -> date:
+        return self.today or date.today()
 
     @property
     def index_dir(self) -> Path:

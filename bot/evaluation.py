@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import date
 from pathlib import Path
 
 from .assistant import Assistant
@@ -34,30 +35,43 @@ def _cited_correctly(item: dict, answer) -> bool:
         section = item.get("section")
         if not section or section == "footer" and source.section_path == "文件信息":
             return True
-        if _section_key(source.section_path) == _section_key(section):
+        key = _section_key(source.section_path)
+        if key == _section_key(section) or item.get("kind") == "list" and key.startswith(_section_key(section)):
             return True
     return False
 
 
 def eval_answers(assistant: Assistant, items: list[dict]) -> dict:
+    """Answer checks. An item's `today` fixes the clock for 今年/去年; `expect_none` lists strings that must
+    not appear (another year's figure); kind `no_data` passes when the answer says the year has no
+    material (its `expect_all`), `abstain` when the answer abstains."""
     rows, latencies = [], []
     for item in items:
+        if item.get("today"):
+            assistant.settings.today = date.fromisoformat(item["today"])
         started = time.perf_counter()
         answer = assistant.ask(item["question"], item.get("audience", "staff"))
         latencies.append(time.perf_counter() - started)
+        text = answer.render()
+        facts = all(s in answer.text for s in item.get("expect_all", []))
+        clean = not any(s in text for s in item.get("expect_none", []))
         if item.get("kind") == "abstain":
             ok = answer.abstained
+        elif item.get("kind") == "no_data":
+            ok = facts and clean
         else:
-            facts = all(s in answer.text for s in item.get("expect_all", []))
-            ok = not answer.abstained and facts and _cited_correctly(item, answer)
+            ok = not answer.abstained and facts and clean and _cited_correctly(item, answer)
         rows.append({"id": item.get("id"), "kind": item.get("kind"), "ok": ok, "answer": answer.text[:160],
                      "sources": [s.citation for s in answer.sources]})
-    answerable = [r for r in rows if r["kind"] != "abstain"]
+    answerable = [r for r in rows if r["kind"] not in ("abstain", "no_data")]
     abstain = [r for r in rows if r["kind"] == "abstain"]
+    kinds = sorted({str(r["kind"]) for r in rows})
     return {
         "items": len(rows),
         "fact_recall_with_citation": _ratio(answerable),
         "abstention_accuracy": _ratio(abstain),
+        "by_kind": {k: f"{sum(r['ok'] for r in rows if r['kind'] == k)}/{sum(r['kind'] == k for r in rows)}"
+                    for k in kinds},
         "failures": [r for r in rows if not r["ok"]],
         "latency_ms_p50": round(sorted(latencies)[len(latencies) // 2] * 1000, 1) if latencies else None,
     }

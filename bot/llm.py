@@ -26,6 +26,7 @@ from .gongwen import GongwenBlock
 from .model import Audience, Chunk
 from .outreach import OutreachAnswerer, is_vague
 from .retrieval import Evidence
+from .staff import StaffAnswerer
 
 log = logging.getLogger(__name__)
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -62,10 +63,11 @@ def evidence_block(chunks: list[Chunk]) -> str:
 
 class LLMAnswerer:
     def __init__(self, settings: Settings, extractive: ExtractiveAnswerer, outreach: OutreachAnswerer,
-                 chat_model=None) -> None:
+                 staff: StaffAnswerer | None = None, chat_model=None) -> None:
         self.settings = settings
         self.extractive = extractive
         self.outreach = outreach
+        self.staff = staff
         self.retriever = extractive.retriever
         self._chat_model = chat_model
 
@@ -113,6 +115,10 @@ class LLMAnswerer:
             consultation = self.outreach.consult(question)
             evidence = consultation.evidence[: self.outreach.max_articles + 2]
             fallback = self.outreach.compose(consultation)
+        elif self.staff is not None and self.staff.answers_by_rule(question):
+            # Years, header facts and outlines are answered by rule: a model must not blur whose year a
+            # figure is, nor paraphrase a 文号.
+            return self.staff.answer(question)
         else:
             evidence = self.extractive.gather(question, audience)
             fallback = self.extractive.compose(question, audience, evidence)

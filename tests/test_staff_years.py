@@ -1,0 +1,84 @@
+"""Staff answers over two years of reports: the asked year only, every figure with its year, a plain
+"no material" for a year without documents, comparisons computed from cited figures, header facts and
+outline lists. The 2023 report is test data (fictional figures), marked as such in the file."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.assistant import Assistant
+from bot.timeframe import resolve
+
+from .conftest import make_assistant
+
+REPORT_2023 = Path(__file__).parent / "data" / "柏香镇人民政府关于2023年法治政府建设情况的报告（测试数据）.txt"
+TODAY = date(2026, 11, 26)
+
+
+@pytest.fixture(scope="module")
+def two_years(built_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    data = tmp_path_factory.mktemp("two-years")
+    shutil.copytree(built_data_dir, data, dirs_exist_ok=True)
+    assistant = make_assistant(data, today=TODAY)
+    assistant.ingest([REPORT_2023], "staff")
+    return assistant
+
+
+def test_relative_years_resolve_against_the_clock() -> None:
+    assert resolve("去年便民服务事项办了多少件", TODAY).years == (2025,)
+    assert resolve("前年", TODAY).years == (2024,) and resolve("大前年", TODAY).years == (2023,)
+    assert resolve("上一年度的报告", date(2025, 3, 1)).years == (2024,)
+    assert resolve("近三年调解了多少件", TODAY).years == (2023, 2024, 2025)
+    assert resolve("2024年比2023年多办了多少件", TODAY).comparison
+    assert resolve("柏政〔2025〕14号", TODAY) is None and resolve("人民调解员有多少名", TODAY) is None
+
+
+@pytest.mark.parametrize(("question", "year", "figure", "other"), [
+    ("2023年便民服务事项一共办了多少件？", 2023, "58210", "69384"),
+    ("前年便民服务中心办件量是多少？", 2024, "69384", "58210"),
+    ("大前年人民调解员有多少名？", 2023, "198", "210"),
+])
+def test_the_asked_years_figure_only_with_its_year(two_years: Assistant, question: str, year: int, figure: str,
+                                                   other: str) -> None:
+    answer = two_years.ask(question)
+    assert answer.text.startswith(f"{year}年，") and figure in answer.text and other not in answer.render()
+    assert {s.year for s in answer.sources} == {year}
+
+
+def test_a_year_without_documents_says_so_first(two_years: Assistant) -> None:
+    answer = two_years.ask("去年便民服务事项办了多少件？")
+    assert answer.text.startswith("现有材料中没有2025年的数据。")
+    assert "2024年，全年累计办理各类便民服务事项69384件" in answer.text and "58210" not in answer.render()
+    assert answer.abstained
+
+
+def test_comparison_gives_each_year_and_a_computed_difference(two_years: Assistant) -> None:
+    answer = two_years.ask("2024年比2023年多办了多少件便民服务事项？")
+    lines = answer.text.splitlines()
+    assert lines[0].startswith("2023年") and "58210件。[1]" in lines[0]
+    assert lines[1].startswith("2024年") and "69384件。[2]" in lines[1]
+    assert "计算值" in lines[2] and "多11174件" in lines[2]
+    assert [s.year for s in answer.sources] == [2023, 2024]
+
+
+@pytest.mark.parametrize(("question", "value"), [
+    ("2024年法治政府建设报告的文号是什么？", "柏政〔2025〕14号"),
+    ("2023年报告是谁签发的？", "李明"),
+    ("2024年的报告是哪天印发的？", "2025年3月3日"),
+    ("法治政府建设报告报送给哪个单位？", "沁阳市司法局"),
+])
+def test_header_facts_come_from_the_parsed_header(two_years: Assistant, question: str, value: str) -> None:
+    answer = two_years.ask(question)
+    assert value in answer.text and answer.sources[0].section_path == "文件信息"
+
+
+def test_list_questions_get_the_headings_of_the_part(two_years: Assistant) -> None:
+    answer = two_years.ask("2024年报告里列了哪些存在的主要问题？")
+    for heading in ("法治意识有待进一步提高", "行政执法水平有待提升", "普法宣传效果有待增强"):
+        assert heading in answer.text
+    assert [s.section_path for s in answer.sources] == ["二、（一）", "二、（二）", "二、（三）"]
+    assert all(s.year == 2024 for s in answer.sources)
