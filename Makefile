@@ -2,7 +2,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-QUESTION ?= 去年便民服务中心一共办了多少件便民服务事项？
+QUESTION ?= 2024年便民服务中心一共办了多少件便民服务事项？
 
 .PHONY: install demo test bench
 

@@ -220,11 +220,10 @@ class OutreachAnswerer:
             n = position.get((item.article.law, item.article.number))
             if n is not None:
                 said.append(f"{item.text}[{n}]")
-        if said:
-            lines.append(messages.OUTREACH_CONCLUSION + "".join(said))
-        else:
-            lines.append(messages.OUTREACH_MAYBE)
-        return shown, bool(said)
+        if not said:  # none of its articles is indexed here: answer from retrieval like any question
+            return self._retrieval_answer(c, lines)
+        lines.append(messages.OUTREACH_CONCLUSION + "".join(said))
+        return shown, True
 
     def _retrieval_answer(self, c: Consultation, lines: list[str]) -> tuple[list[Evidence], bool]:
         """No situation: a one-sentence answer only from an article sentence that covers the question;
