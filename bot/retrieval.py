@@ -1,5 +1,5 @@
 """Hybrid retrieval: dense (Chroma) + sparse (BM25) fused by normalised scores, plus direct
-article lookup ("民法典第1254条"), exposed as a LangChain retriever.
+article lookup ("民法典第1254条"); `bot.langchain_retriever` exposes it as a LangChain retriever.
 
 Lay wording is bridged to legal wording by an editable lexicon (`knowledge/lexicon/*.tsv`), not code.
 """
@@ -11,11 +11,6 @@ import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from .index import KnowledgeIndex, SearchFilter
 from .model import STATUTES, Audience, Chunk, in_force
@@ -38,10 +33,6 @@ class Evidence:
     dense: float = 0.0
     sparse: float = 0.0
     exact: bool = False
-
-    def to_document(self) -> Document:
-        meta = {**self.chunk.metadata(), "score": self.score, "citation": self.chunk.cite()}
-        return Document(page_content=self.chunk.text, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -241,16 +232,3 @@ class Retriever:
             if len(results) >= k:
                 break
         return results[:k]
-
-
-class HybridRetriever(BaseRetriever):
-    """LangChain face of `Retriever`, so chains and agents can use the same ranking."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    retriever: Retriever
-    audience: Audience = "public"
-    k: int = 8
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [e.to_document() for e in self.retriever.retrieve(query, self.audience, self.k)]

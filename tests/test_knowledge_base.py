@@ -167,3 +167,13 @@ def test_cli_eval_on_the_shared_staff_questions(built_data_dir: Path) -> None:
         pytest.skip("../shared/eval is not beside the checkout")
     result = _cli_eval(built_data_dir, path)
     assert result["fact_recall_with_citation"] == 1.0 and result["abstention_accuracy"] == 1.0, result["failures"]
+
+
+def test_langchain_retriever_gives_cited_documents(assistant: Assistant) -> None:
+    from bot.langchain_retriever import HybridRetriever
+
+    public = HybridRetriever(retriever=assistant.retriever, audience="public", k=5).invoke("人民调解收费吗")
+    assert public[0].metadata["citation"] == "《中华人民共和国人民调解法》第四条"
+    assert all(d.metadata["audience"] == "public" for d in public)
+    staff = HybridRetriever(retriever=assistant.retriever, audience="staff", k=5).invoke("便民服务事项办了多少件")
+    assert any(d.metadata["doc_type"] == "report" for d in staff)
