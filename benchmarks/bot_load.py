@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bot import messages
 from bot.assistant import Assistant
+from bot.channels.telegram import TelegramBot
 from bot.config import load_settings
-from bot.telegram_bot import TelegramBot
 from tests.telegram_emulator import TelegramEmulator, running_application
 
 QUESTIONS = ["人民调解收费吗？", "邻居家的树倒了砸了我的车谁赔？", "老板拖欠工资怎么办？", "借钱不还可以起诉吗？",

@@ -103,7 +103,7 @@ def test_index_persists_on_disk_across_processes(built_data_dir: Path) -> None:
 
 def test_cli_ask_json_schema(built_data_dir: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--data-dir", str(built_data_dir), "ask", "--json",
+        [sys.executable, "-m", "bot.channels.cli", "--data-dir", str(built_data_dir), "ask", "--json",
          "人民调解员一共有多少名？"],
         capture_output=True, text=True, cwd=ROOT, check=True, env={**os.environ, "FAZHI_KNOWLEDGE_DIR": "knowledge"},
     )
@@ -129,7 +129,7 @@ def test_sentence_transformers_loading_path(tmp_path: Path) -> None:
 
 def test_terminal_chat_follows_up(built_data_dir: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--data-dir", str(built_data_dir), "chat"],
+        [sys.executable, "-m", "bot.channels.cli", "--data-dir", str(built_data_dir), "chat"],
         input="全镇建立了多少个人民调解委员会？\n那调解员有多少名？\n\n/quit\n", capture_output=True, text=True,
         cwd=ROOT, check=True, timeout=300,
     )
@@ -139,7 +139,7 @@ def test_terminal_chat_follows_up(built_data_dir: Path) -> None:
 
 
 def _cli_eval(data_dir: Path, path: Path) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "--data-dir", str(data_dir), "eval", str(path)],
+    out = subprocess.run([sys.executable, "-m", "bot.channels.cli", "--data-dir", str(data_dir), "eval", str(path)],
                          capture_output=True, text=True, cwd=ROOT, check=True)
     return json.loads(out.stdout)
 

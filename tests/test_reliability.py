@@ -126,7 +126,7 @@ def test_kill_9_during_ingest_loses_nothing(tmp_path: Path) -> None:
     assistant = make_assistant(data, include_national_laws=False)
     assistant.ingest([REPORT])
     env = {**os.environ, "FAZHI_INCLUDE_NATIONAL_LAWS": "false"}
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "--data-dir", str(data), "ingest", str(folder)],
+    process = subprocess.Popen([sys.executable, "-m", "bot.channels.cli", "--data-dir", str(data), "ingest", str(folder)],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(_store_is_consistent(data)) < 10:

@@ -84,7 +84,7 @@ def test_validation_rejects_malformed_situations(tmp_path: Path, articles: str, 
 
 
 def test_cli_lists_and_validates(full_assistant_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.cli import main
+    from bot.channels.cli import main
 
     assert main(["--data-dir", str(full_assistant_dir), "situations", "--domain", "继承"]) == 0
     out = capsys.readouterr().out

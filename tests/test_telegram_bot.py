@@ -21,9 +21,9 @@ from telegram.ext import Application
 
 from bot.answer import Answer, Source
 from bot.assistant import Assistant
+from bot.channels.telegram import TelegramBot, check_settings, format_answer_html, run, split_message
 from bot.config import load_settings
 from bot.logs import install_redaction
-from bot.telegram_bot import TelegramBot, check_settings, format_answer_html, run, split_message
 
 from .openai_servers import Reply, ScriptedChatCompletionsServer
 from .telegram_emulator import TelegramEmulator, running_application

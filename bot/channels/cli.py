@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from . import messages
-from .config import Settings, load_settings
-from .logs import configure_logging
+from .. import messages
+from ..config import Settings, load_settings
+from ..logs import configure_logging
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -25,7 +25,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _assistant(args: argparse.Namespace, autosetup: bool = True):
-    from .assistant import Assistant
+    from ..assistant import Assistant
 
     assistant = Assistant(_settings(args), show_progress=sys.stderr.isatty())
     if autosetup and assistant.is_empty():
@@ -62,7 +62,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .assistant import InvalidQuestion
+    from ..assistant import InvalidQuestion
 
     assistant = _assistant(args)
     streamed: list[str] = []
@@ -87,7 +87,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .assistant import InvalidQuestion
+    from ..assistant import InvalidQuestion
 
     assistant = _assistant(args)
     print("法治助手（输入问题回车；/new 换话题；/quit 退出）")
@@ -145,7 +145,7 @@ def cmd_situations(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import run_eval
+    from ..evaluation import run_eval
 
     assistant = _assistant(args)
     result = run_eval(assistant, Path(args.file), compare_peer=args.peer, limit=args.limit, rewrite=args.rewrite)
@@ -154,7 +154,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .benchmark import run_bench
+    from ..benchmark import run_bench
 
     print(json.dumps(run_bench(_settings(args), Path(args.corpus) if args.corpus else None, args.queries),
                      ensure_ascii=False, indent=2))
@@ -162,7 +162,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from .drafting import DraftError, render_text
+    from ..drafting import DraftError, render_text
 
     assistant = _assistant(args)
     try:
@@ -187,7 +187,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 def cmd_audit_export(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from .audit import AuditLog
+    from ..audit import AuditLog
 
     settings = _settings(args)
     log = AuditLog(settings.data_dir / "audit.sqlite")
@@ -217,7 +217,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .telegram_bot import check_settings, serve
+    from .telegram import check_settings, serve
 
     settings = _settings(args)
     problem = check_settings(settings)

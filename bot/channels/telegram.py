@@ -40,13 +40,13 @@ from telegram.ext import (
     filters,
 )
 
-from . import messages
-from .answer import Answer
-from .assistant import Assistant, InvalidQuestion
-from .audit import AuditLog
-from .config import Settings
-from .drafting import PART_KEYS, DraftError, default_year, next_deadlines, part_title, render_text
-from .loaders import SUPPORTED_SUFFIXES, DocumentError
+from .. import messages
+from ..answer import Answer
+from ..assistant import Assistant, InvalidQuestion
+from ..audit import AuditLog
+from ..config import Settings
+from ..drafting import PART_KEYS, DraftError, default_year, next_deadlines, part_title, render_text
+from ..loaders import SUPPORTED_SUFFIXES, DocumentError
 
 log = logging.getLogger(__name__)
 Role = Literal["admin", "staff", "resident"]
