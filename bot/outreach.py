@@ -22,6 +22,7 @@ from .situation_index import (
     CLOSE_MARGIN,
     DOMAIN_THRESHOLD,
     MATCH_THRESHOLD,
+    RELATED_FLOOR,
     RELATED_MARGIN,
     SituationIndex,
     SituationMatch,
@@ -42,7 +43,9 @@ QUOTE_LIMIT = 150
 # Lay wording rarely repeats the statute's words, so the bar for a one-sentence answer is lower than for
 # staff answers, whose questions use the documents' own vocabulary.
 CONCLUSION_THRESHOLD = 0.4
-RELEVANT_FLOOR = 0.2  # below a conclusion, an article this close may still be shown as possibly relevant
+RELEVANT_FLOOR = 0.1  # below a conclusion, an article this close may still be shown as possibly relevant
+SITUATION_LEAD = 2  # the matched situation's first articles, before runners-up and retrieval
+RELATED_COUNT = 2  # runners-up that may add their leading article
 GENERIC_HELP = ("talk", "mediation", "legal_aid", "court")
 
 
@@ -60,6 +63,7 @@ class Consultation:
     emergency: EmergencyRule | None = None
     situation: Situation | None = None
     alternatives: list[Situation] = field(default_factory=list)
+    related: list[Situation] = field(default_factory=list)  # runners-up whose leading article is shown too
     allowed_laws: frozenset[str] | None = None
     evidence: list[Evidence] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -118,19 +122,24 @@ class OutreachAnswerer:
         c.notes = self._law_notes(question)
         retrieved = retrieved if retrieved is not None else self.retriever.retrieve(question, "public", 12)
         retrieved = [e for e in retrieved if e.chunk.audience == "public"]
-        matches = self.situations.match(question, self.retriever.index.query_vector(question))
+        matches = self.situations.match(question, self.retriever.index.query_vector(question), k=8)
+        matches = self.situations.rerank(matches, {(e.chunk.title, e.chunk.article_no): rank
+                                                   for rank, e in reversed(list(enumerate(retrieved)))})
         lead: list[Evidence] = []
-        if matches and matches[0].score >= MATCH_THRESHOLD:
-            c.situation = matches[0].situation
-            # A runner-up, when nearly as close, adds its leading article; when very close the resident is
-            # asked which one is meant. From another domain it must be very close: mostly it shares words only.
-            near = [m.situation for m in matches[1:2] if m.score >= MATCH_THRESHOLD and matches[0].score - m.score
-                    < (RELATED_MARGIN if m.situation.domain == c.situation.domain else CLOSE_MARGIN)]
-            c.alternatives = [s for s, m in zip(near, matches[1:2], strict=False)
-                              if matches[0].score - m.score < CLOSE_MARGIN]
-            c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *near)})
-            lead = self._situation_articles(c.situation)[: self.situation_articles]
-            lead += self._situation_articles(*near)[:1]
+        rest: list[Evidence] = []
+        top = next((m for m in matches if m.phrasing_score >= MATCH_THRESHOLD), None)
+        if top is not None:
+            c.situation = top.situation
+            # Runners-up nearly as close add their leading article (lay words often fit two situations);
+            # when very close the resident is asked which one is meant.
+            near = [m for m in matches if m is not top][:RELATED_COUNT]
+            near = [m for m in near if m.phrasing_score >= RELATED_FLOOR and top.score - m.score < RELATED_MARGIN]
+            c.related = [m.situation for m in near]
+            c.alternatives = [m.situation for m in near[:1] if top.score - m.score < CLOSE_MARGIN]
+            c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *c.related)})
+            own = self._situation_articles(c.situation)
+            lead = own[:SITUATION_LEAD] + [found for s in c.related for found in self._situation_articles(s)[:1]]
+            rest = own[SITUATION_LEAD: self.situation_articles]
         elif domains := _domains_of(matches):
             c.allowed_laws = self.catalogue.allowed_laws(domains)
         exact = [e for e in retrieved if e.exact]
@@ -138,7 +147,8 @@ class OutreachAnswerer:
             c.allowed_laws = None
         gated = [e for e in retrieved if self._shown(e, c.allowed_laws)]
         seen: set[str] = set()
-        c.evidence = [e for e in exact + lead + gated if not (e.chunk.chunk_id in seen or seen.add(e.chunk.chunk_id))]
+        ordered = exact + lead + gated[:1] + rest + gated[1:]  # the best retrieved article before the situation's third
+        c.evidence = [e for e in ordered if not (e.chunk.chunk_id in seen or seen.add(e.chunk.chunk_id))]
         return c
 
     def answer_situation(self, situation_id: str, question: str = "") -> Answer:
@@ -263,7 +273,7 @@ class OutreachAnswerer:
 
 def _domains_of(matches: list[SituationMatch]) -> set[str]:
     """The domain of the near situations, when they agree on one (below a match, above the domain bar)."""
-    near = [m for m in matches[:3] if m.score >= DOMAIN_THRESHOLD]
+    near = [m for m in matches[:3] if m.phrasing_score >= DOMAIN_THRESHOLD]
     domains = {m.situation.domain for m in near}
     return domains if len(domains) == 1 else set()
 

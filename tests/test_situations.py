@@ -12,6 +12,7 @@ import pytest
 from bot.assistant import Assistant
 from bot.laws_db import laws_db_path
 from bot.model import STATUTES
+from bot.situation_index import AGREEMENT_BONUS, SituationIndex, SituationMatch
 from bot.situations import SITUATIONS_DIR, SituationDataError, laws_db_status, load_catalogue
 
 from .conftest import make_assistant
@@ -114,7 +115,7 @@ CIVIL = "中华人民共和国民法典"
 UNSEEN = [  # (question, the articles that answer it: any one shown is a hit)
     ("俺爹走的时候啥也没写，老家那套房子俺们姊妹几个咋分", {(CIVIL, 1127), (CIVIL, 1130)}),
     ("隔壁盖房子把墙垒到俺家宅基地上了", {(CIVIL, 235), (CIVIL, 236), ("中华人民共和国土地管理法", 14)}),
-    ("在工地上干了大半年活，包工头一分钱没给跑了", {("中华人民共和国劳动法", 50)}),
+    ("在工地上干了大半年活，包工头一分钱没给跑了", {("中华人民共和国劳动法", 50), ("中华人民共和国劳动合同法", 94)}),
     ("邻居家的狗没拴绳把俺孩子腿咬伤了", {(CIVIL, 1245), (CIVIL, 1246)}),
     ("骑电动车被小轿车撞了，对方有保险，该咋赔", {("中华人民共和国道路交通安全法", 76)}),
     ("在超市买的火腿肠过期了，吃了拉肚子", {("中华人民共和国食品安全法", 148)}),
@@ -147,6 +148,37 @@ def test_unrelated_laws_are_never_shown(full: Assistant, question: str, unrelate
     consultation = full.outreach.consult(question)
     assert consultation.allowed_laws is not None
     assert _shown_laws(answer) <= consultation.allowed_laws | catalogue.general_laws
+
+
+RELATED = ["俺家娃十岁，在学校跟同学打闹把人家牙磕掉了，人家叫俺赔", "租的房子漏雨房东不管，俺能扣房租不",
+           "邻居在俺地头烧秸秆，火燎到俺家麦子了"]
+
+
+@pytest.mark.parametrize("question", RELATED)
+def test_basis_is_the_situation_then_the_runners_up_leads_then_retrieval(full: Assistant, question: str) -> None:
+    """The matched situation's first two articles, then one leading article per close runner-up, then the
+    best retrieved article before the situation's third."""
+    c = full.outreach.consult(question)
+    assert c.situation is not None, question
+    expected = [(a.law, a.number) for a in c.situation.articles[:2]]
+    expected += [(s.articles[0].law, s.articles[0].number) for s in c.related]
+    shown = [(e.chunk.title, e.chunk.article_no) for e in c.articles]
+    assert shown[: len(expected)] == list(dict.fromkeys(expected)), (question, shown)
+    assert all(s.id != c.situation.id for s in c.related) and len(c.related) <= 2
+    answer = full.ask(question, "public")
+    assert [(s.title, s.article_no) for s in answer.sources] == shown[: len(answer.sources)]
+
+
+def test_retrieval_agreement_reorders_close_situations(catalogue) -> None:
+    """Two situations the phrasings put close: the one whose article retrieval ranks first goes ahead."""
+    first, second = catalogue.situations[:2]
+    matches = [SituationMatch(first, 0.70, 0.9, 0.5), SituationMatch(second, 0.62, 0.9, 0.4)]
+    article = second.articles[0]
+    ranked = SituationIndex.rerank(matches, {(article.law, article.number): 0})
+    assert [m.situation.id for m in ranked] == [second.id, first.id]
+    assert ranked[0].score == pytest.approx(0.62 + AGREEMENT_BONUS)
+    far = SituationIndex.rerank(matches, {(article.law, article.number): 9})  # rank 10 barely counts
+    assert [m.situation.id for m in far] == [first.id, second.id]
 
 
 def test_confidence_gate_says_so_and_shows_little(full: Assistant) -> None:
