@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 QUESTION ?= 2024年便民服务中心一共办了多少件便民服务事项？
 
-.PHONY: install demo test bench
+.PHONY: install demo test bench web
 
 $(BIN)/fazhi: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,13 @@ $(VENV)/.test-deps: $(BIN)/fazhi
 	$(BIN)/pip install -q --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python -e ".[test]"
 	touch $@
 
+# The web channel's browser tests drive Debian's Chromium through Playwright (`executable_path`), so no
+# browser is downloaded; install it from the distribution when missing (CI runs as root), with a Chinese
+# font and an emoji font so that the screenshots the tests take show text rather than empty boxes.
+/usr/bin/chromium:
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei fonts-noto-color-emoji
+
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
@@ -42,9 +49,12 @@ demo: install
 	$(BIN)/fazhi ask "$(QUESTION)"
 	$(BIN)/fazhi ask --as public "人民调解收费吗？"
 
-test: $(VENV)/.test-deps node_modules/.package-lock.json
-	$(BIN)/ruff check bot tests
+test: $(VENV)/.test-deps node_modules/.package-lock.json /usr/bin/chromium
+	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/fazhi bench
+
+web: install
+	$(BIN)/fazhi web

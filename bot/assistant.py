@@ -17,9 +17,10 @@ from .answer import Answer, ExtractiveAnswerer
 from .config import Settings
 from .conversation import condense
 from .drafting import Draft, build_draft, write_docx
+from .figures import FigureTable, figure_table
 from .index import IngestReport, KnowledgeIndex
 from .llm import LLMAnswerer
-from .model import Audience, in_force
+from .model import STATUTES, Audience, Chunk, in_force
 from .outreach import OutreachAnswerer
 from .retrieval import Retriever, normalize_question
 from .situations import load_catalogue
@@ -100,6 +101,19 @@ class Assistant:
         rows = self.sources(audience)
         return [SourceGroup(doc_type, [r for r in rows if r.doc_type == doc_type])
                 for doc_type in messages.DOC_TYPE_NAMES if any(r.doc_type == doc_type for r in rows)]
+
+    def figures(self, metric: str | None = None, years: tuple[int, ...] = ()) -> FigureTable:
+        """The figures the township's documents state, metrics × years with sources (`fazhi figures`); names
+        containing ``metric`` and ``years`` only, when given. Raises MetricDataError for a bad metrics.toml."""
+        return figure_table(self.index.store, metric, years)
+
+    def section(self, chunk_id: str, audience: Audience) -> list[Chunk] | None:
+        """A cited source in context: a law's one article, or the whole document a report section is in
+        (its chunks in order). None when it does not exist or the asker may not see it."""
+        chunk = self.index.store.chunks([chunk_id]).get(chunk_id)
+        if chunk is None or (audience == "public" and chunk.audience != "public"):
+            return None
+        return [chunk] if chunk.doc_type in STATUTES else self.index.store.chunks_of(chunk.doc_id)
 
     # ---- questions ---------------------------------------------------------------------------
     def check_question(self, text: str) -> str:

@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     admin_ids: IdList = frozenset()
     staff_chat_id: int | None = None
 
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    web_public_url: str = Field(default="", description="https address residents open (QR posters; Secure cookies)")
+    web_secret_key: str = Field(default="", description="signs session cookies; empty: generated into data/")
+    web_forwarded_allow_ips: str = "127.0.0.1"
+    web_address_rate_per_minute: int = 60
+    web_address_daily_quota: int = 2000
+    web_login_attempts: int = 5
+    web_lockout_minutes: int = 15
+    web_session_hours: int = 12
+
     max_question_chars: int = 1000
     max_upload_bytes: int = 20 * 1024 * 1024
     resident_rate_per_minute: int = 6
@@ -79,6 +90,11 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def web_https(self) -> bool:
+        """Cookies get the Secure flag when residents reach the page over HTTPS (behind the proxy)."""
+        return self.web_public_url.startswith("https://")
 
     @property
     def uploads_dir(self) -> Path:

@@ -21,7 +21,8 @@ from datetime import date
 from pathlib import Path
 
 from . import messages
-from .gongwen import GongwenBlock, GongwenDocument, write_gongwen_docx
+from .figures import MetricDataError, YearValues
+from .gongwen import GongwenAnnex, GongwenBlock, GongwenDocument, write_gongwen_docx
 from .index import KnowledgeIndex, SearchFilter
 from .loaders import DocumentError, extract_text
 from .model import Chunk
@@ -29,7 +30,7 @@ from .numerals import int_to_cn
 from .report_parser import OfficialDocument, ReportSection, parse_official_document
 from .retrieval import Retriever
 from .sensitivity import SensitivityWarning, scan
-from .store import DocumentRecord
+from .store import DocumentRecord, StatedFigure
 from .text import sentences, tokenize
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class Draft:
     preamble: list[str] = field(default_factory=list)
     closing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. a part the LLM could not write
+    annex: list[GongwenBlock] = field(default_factory=list)  # last year's and this year's figures side by side
     review: Draft | None = None  # LLM mode: the copy with [n] markers and their sources
 
     @property
@@ -243,12 +245,21 @@ def placeholder(figure: Figure, year: int) -> str:
     return messages.DRAFT_FIGURE_PLACEHOLDER.format(year=year, previous=year - 1, value=figure.text)
 
 
-def template(text: str, year: int) -> str:
-    """Last year's wording for this year: each figure becomes its placeholder, last year's year this one."""
+def filled(figure: Figure, found: StatedFigure, year: int) -> str:
+    """This year's value from the material in last year's figure's place, cited and marked for checking."""
+    return messages.DRAFT_FIGURE_FILLED.format(value=found.text, source=found.cite(), previous=year - 1,
+                                               last=figure.text)
+
+
+def template(text: str, year: int, values: YearValues | None = None) -> str:
+    """Last year's wording for this year: each figure becomes this year's value where the material states
+    it (``values``), else its placeholder; last year's year becomes this one."""
     pieces: list[str] = []
     cursor = 0
     for figure in figures(text):
-        pieces += [_shift_year(text[cursor:figure.start], year), placeholder(figure, year)]
+        found = values.fill(text, figure.start) if values else None
+        pieces += [_shift_year(text[cursor:figure.start], year),
+                   filled(figure, found, year) if found else placeholder(figure, year)]
         cursor = figure.end
     pieces.append(_shift_year(text[cursor:], year))
     return "".join(pieces)
@@ -258,14 +269,15 @@ def _shift_year(text: str, year: int) -> str:
     return re.sub(rf"(?<!\d){year - 1}(?=\s*年)", str(year), text)
 
 
-def figure_template(text: str, year: int) -> str:
-    """Only the clauses that carry figures, from the first figure's clause to its sentence end."""
+def figure_template(text: str, year: int, values: YearValues | None = None) -> str:
+    """Only the clauses that carry figures, from the first figure's clause to its sentence end (templated
+    whole, so a figure's metric is read in its full sentence; the cut keeps the length before it)."""
     kept = []
     for sentence in sentences(text):
         found = figures(sentence)
         if found:
             start = max(sentence.rfind(ch, 0, found[0].start) for ch in "，,；") + 1
-            kept.append(template(sentence[start:], year))
+            kept.append(template(sentence, year, values)[start:])
     if kept:
         return "".join(kept)
     return messages.DRAFT_SITUATION_PLACEHOLDER.format(year=year, previous=year - 1,
@@ -318,9 +330,11 @@ def part_title(key: str, year: int) -> str:
 class _Drafter:
     """Builds each part from last year's report and this year's findings, looking each heading up once."""
 
-    def __init__(self, previous: OfficialDocument, retriever: Retriever, year: int) -> None:
+    def __init__(self, previous: OfficialDocument, retriever: Retriever, year: int,
+                 values: YearValues | None = None) -> None:
         self.retriever = retriever
         self.year = year
+        self.values = values
         self.parts = previous_parts(previous)
         self.weights = TermWeights(previous)
         self.plan_items = self._children("plans")
@@ -388,14 +402,14 @@ class _Drafter:
                                                        text=_shorten(item.text, _INTENT_CHARS))
             blocks += [_para(intent), *self.evidence_blocks(item)]
             blocks += [_para(messages.DRAFT_REFERENCE_LINE.format(
-                previous=self.year - 1, heading=leaf.heading, text=figure_template(leaf.text, self.year)))
+                previous=self.year - 1, heading=leaf.heading, text=figure_template(leaf.text, self.year, self.values)))
                 for leaf in leaves if matched[leaf.path] is item]
         rest = [leaf for leaf in leaves if matched[leaf.path] is None]
         if rest:
             blocks.append(_heading("h2", len(self.plan_items) + 1, messages.DRAFT_OTHER_WORK))
             for number, leaf in enumerate(rest, start=1):
                 blocks += [GongwenBlock(kind="h3", text=f"{number}.{leaf.heading}"),
-                           _para(figure_template(leaf.text, self.year))]
+                           _para(figure_template(leaf.text, self.year, self.values))]
         return blocks + [self.crosscheck_table()]
 
     def _match_leaves(self, leaves: list[ReportSection]) -> dict[str, ReportSection | None]:
@@ -429,7 +443,7 @@ class _Drafter:
         section = self.parts.get("leaders")
         if section is None:
             return [_para(messages.DRAFT_LEADERS_MISSING.format(year=self.year))]
-        blocks = [_para(template(p, self.year)) for p in section.paragraphs]
+        blocks = [_para(template(p, self.year, self.values)) for p in section.paragraphs]
         for number, child in enumerate(section.children, start=1):
             blocks += self._outline(child, 2, number)
         return blocks
@@ -437,7 +451,7 @@ class _Drafter:
     def _outline(self, section: ReportSection, level: int, number: int) -> list[GongwenBlock]:
         marker = f"（{int_to_cn(number)}）" if level == 2 else f"{number}." if level == 3 else f"（{number}）"
         blocks = [GongwenBlock(kind=f"h{min(level, 4)}", text=marker + section.heading)] if section.heading else []
-        blocks += [_para(template(p, self.year)) for p in section.paragraphs]
+        blocks += [_para(template(p, self.year, self.values)) for p in section.paragraphs]
         for child_number, child in enumerate(section.children, start=1):
             blocks += self._outline(child, level + 1, child_number)
         return blocks
@@ -471,18 +485,49 @@ def build_draft(index: KnowledgeIndex, retriever: Retriever, year: int | None = 
         raise DraftError(messages.DRAFT_UNKNOWN_PART.format(part=part, choices="、".join((ALL_PARTS, *PART_KEYS))))
     year = year or default_year(index)
     previous = find_previous_report(index, year)
-    drafter = _Drafter(previous, retriever, year)
+    notes: list[str] = []
+    try:
+        values = YearValues.load(index.store, year)
+    except MetricDataError as exc:  # the draft still comes, with placeholders only
+        values = None
+        notes.append(messages.DRAFT_METRICS_ERROR.format(error=exc))
+    drafter = _Drafter(previous, retriever, year, values)
     whole = part == ALL_PARTS
     parts = [drafter.part(key) for key in (PART_KEYS if whole else (part,))]
     # Evidence (and its warnings) is what the requested parts show; the cross-check, needed for the
     # summary of any part, may look up more.
     evidence = {heading: found for heading, found in drafter.found.items() if found}
+    preamble = [template(p, year, values) for p in previous.preamble] if whole else []
+    closing = [template(p, year, values) for p in previous.closing] if whole else []
     return Draft(
         year=year, previous=previous, **_header(previous, year), parts=parts, crosscheck=drafter.crosscheck(),
         warnings=_warnings(parts, [f for found in evidence.values() for f in found]), evidence=evidence,
-        preamble=[template(p, year) for p in previous.preamble] if whole else [],
-        closing=[template(p, year) for p in previous.closing] if whole else [],
+        preamble=preamble, closing=closing, notes=notes + _filled_notes(values),
+        annex=_comparison_annex(values) if values and (whole or part == "results") else [],
     )
+
+
+def _filled_notes(values: YearValues | None) -> list[str]:
+    """The summary's line saying how many values were filled in for checking, then each with its source."""
+    if not values or not values.filled:
+        return []
+    return [messages.DRAFT_FILLED_SUMMARY.format(count=len(values.filled)),
+            *(messages.DRAFT_FILLED_LINE.format(metric=f.metric, value=f.text, source=f.cite()) for f in values.filled)]
+
+
+def _comparison_annex(values: YearValues) -> list[GongwenBlock]:
+    """The annex table: each metric's value last year and this year with their sources, and the change."""
+    rows = values.comparison()
+    if not rows:
+        return []
+
+    def cell(found: list[StatedFigure], missing: str) -> str:
+        return "；".join(messages.DRAFT_COMPARISON_VALUE.format(value=f.text, source=f.cite()) for f in found) or missing
+
+    header = [h.format(previous=values.year - 1, year=values.year) for h in messages.DRAFT_COMPARISON_HEADER]
+    return [GongwenBlock(kind="table", rows=[header, *([r.metric, cell(r.last, messages.FIGURES_EMPTY_CELL),
+                                                        cell(r.this, messages.DRAFT_COMPARISON_MISSING), r.change]
+                                                       for r in rows)])]
 
 
 def _header(previous: OfficialDocument, year: int) -> dict[str, str | None]:
@@ -532,8 +577,19 @@ def render_text(draft: Draft) -> list[str]:
                                                  location=w.location) for w in draft.warnings]
     texts = ["\n".join(map(_block_text, part.blocks)) for part in draft.parts]
     texts[0] = "\n".join([*draft.preamble, texts[0]])
-    texts[-1] = "\n".join([texts[-1], *draft.closing])
+    texts[-1] = "\n".join([texts[-1], *draft.closing, *_annex_lines(draft)])
     return ["\n".join(lines), *texts]
+
+
+def _annex_lines(draft: Draft) -> list[str]:
+    if not draft.annex:
+        return []
+    return [messages.DRAFT_ANNEX_LINE.format(title=_annex_title(draft)),
+            *(_block_text(block).lstrip("\n") for block in draft.annex)]  # the title is the caption
+
+
+def _annex_title(draft: Draft) -> str:
+    return messages.DRAFT_ANNEX_TITLE.format(previous=draft.year - 1, year=draft.year)
 
 
 def _block_text(block: GongwenBlock) -> str:
@@ -548,6 +604,7 @@ def to_gongwen(draft: Draft) -> GongwenDocument:
         issuer_mark=draft.issuer_mark, doc_number=draft.doc_number, signer=draft.signer, title=draft.title,
         recipient=draft.recipient or None, blocks=draft.blocks(), closing_org=draft.issuer,
         date_text=draft.date_text, notes=[messages.DRAFT_DOCX_NOTE],
+        annexes=[GongwenAnnex(title=_annex_title(draft), blocks=draft.annex)] if draft.annex else [],
     )
 
 

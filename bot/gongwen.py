@@ -65,7 +65,8 @@ TITLE_LINE_SPACING = Pt(35)
 FOOTER_DISTANCE = Mm(25)
 RED = RGBColor(0xFF, 0x00, 0x00)
 
-_PLACEHOLDER = re.compile(r"(【[^【】]*】)")
+# 【待填…】 placeholders, and 〖…〗 values filled in from this year's material, which the clerk must check.
+_PLACEHOLDER = re.compile(r"(【[^【】]*】|〖[^〖〗]*〗)")
 _HEADING_FONTS: dict[str, str] = {"h1": HEITI_FONT, "h2": KAITI_FONT, "h3": BODY_FONT, "h4": BODY_FONT}
 _PPR_ORDER = (
     "w:pStyle", "w:keepNext", "w:keepLines", "w:pageBreakBefore", "w:framePr", "w:widowControl",
@@ -106,6 +107,15 @@ class GongwenBlock(BaseModel):
         return self
 
 
+class GongwenAnnex(BaseModel):
+    """An attachment (附件): named under the 正文, printed after the 落款 on a page of its own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    blocks: list[GongwenBlock]
+
+
 class GongwenDocument(BaseModel):
     """Everything printed on a 公文, in reading order; optional parts are simply left out.
 
@@ -124,6 +134,7 @@ class GongwenDocument(BaseModel):
     closing_org: str
     date_text: str
     notes: list[str] = []
+    annexes: list[GongwenAnnex] = []
 
     @model_validator(mode="after")
     def _check_masthead(self) -> "GongwenDocument":
@@ -160,7 +171,10 @@ def write_gongwen_docx(doc: GongwenDocument, path: Path) -> Path:
     if doc.blocks[-1:] and doc.blocks[-1].kind != "table":
         # A 落款 alone on the last page is a classic 公文 error; pull the last paragraph along with it.
         document.paragraphs[-1].paragraph_format.keep_with_next = True
+    _add_annex_list(document, doc.annexes)
     _add_closing(document, doc)
+    for number, annex in enumerate(doc.annexes, start=1):
+        _add_annex(document, annex, number if len(doc.annexes) > 1 else None)
 
     document.save(str(path))
     return path
@@ -314,6 +328,31 @@ def _add_closing(document: DocxDocument, doc: GongwenDocument) -> None:
         paragraph.paragraph_format.first_line_indent = _chars(2)
 
 
+def _add_annex_list(document: DocxDocument, annexes: list[GongwenAnnex]) -> None:
+    """附件说明: under the 正文 after one empty line, two characters in, "附件：" then the names (numbered
+    when there are several, aligned under the first)."""
+    for number, annex in enumerate(annexes, start=1):
+        name = f"{number}.{annex.title}" if len(annexes) > 1 else annex.title
+        paragraph = _add_paragraph(document, ("附件：" if number == 1 else "") + name, BODY_FONT, SIZE_3HAO)
+        paragraph.paragraph_format.first_line_indent = _chars(2 if number == 1 else 5)
+        paragraph.paragraph_format.keep_with_next = True
+        if number == 1:
+            paragraph.paragraph_format.space_before = LINE_PITCH
+
+
+def _add_annex(document: DocxDocument, annex: GongwenAnnex, number: int | None) -> None:
+    """附件 on a new page: "附件" (3号黑体) at the top left, the title centred below it, then the blocks."""
+    mark = _add_paragraph(document, f"附件{number or ''}", HEITI_FONT, SIZE_3HAO, WD_ALIGN_PARAGRAPH.LEFT)
+    mark.paragraph_format.page_break_before = True
+    mark.paragraph_format.keep_with_next = True
+    title = _add_paragraph(document, annex.title, TITLE_FONT, SIZE_2HAO, WD_ALIGN_PARAGRAPH.CENTER)
+    title.paragraph_format.line_spacing = TITLE_LINE_SPACING
+    title.paragraph_format.space_before = LINE_PITCH
+    title.paragraph_format.keep_with_next = True
+    for block in annex.blocks:
+        _add_block(document, block)
+
+
 def _chars(count: float) -> Length:
     """``count`` × 一字, the standard's horizontal unit: the width of one 3号 character."""
     return Pt(count * SIZE_3HAO.pt)
@@ -352,7 +391,8 @@ def _add_text(
     bold: bool = False,
     color: RGBColor | None = None,
 ) -> None:
-    """Add ``text`` verbatim, highlighting each 【…】 placeholder yellow so clerks cannot miss it."""
+    """Add ``text`` verbatim, highlighting each 【…】 placeholder (and 〖…〗 filled value) yellow so clerks
+    cannot miss it."""
     for piece in _PLACEHOLDER.split(text):
         if not piece:
             continue

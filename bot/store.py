@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 
 from .model import Chunk, ParsedDocument
@@ -29,7 +29,14 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_pending ON chunks(embedded);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS figures (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT, metric TEXT, year INTEGER, value REAL, text TEXT,
+    unit TEXT, title TEXT, doc_year INTEGER, section_path TEXT, heading TEXT, chunk_id TEXT, excerpt TEXT
+);
+CREATE INDEX IF NOT EXISTS figures_doc ON figures(doc_id);
+CREATE TABLE IF NOT EXISTS figure_runs (doc_id TEXT PRIMARY KEY, digest TEXT);
 """
+_FIGURE_COLUMNS = "doc_id, metric, year, value, text, unit, title, doc_year, section_path, heading, chunk_id, excerpt"
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,30 @@ class DocumentRecord:
     info: dict
     chunk_count: int
     ingested_at: float
+
+
+@dataclass(frozen=True)
+class StatedFigure:
+    """A figure a township document states (bot/figures.py): metric, value as written, the year it is about
+    and where it stands. Fields in the order of `_FIGURE_COLUMNS`."""
+
+    doc_id: str
+    metric: str
+    year: int
+    value: float
+    text: str
+    unit: str
+    title: str
+    doc_year: int
+    section_path: str
+    heading: str
+    chunk_id: str
+    excerpt: str
+
+    def cite(self) -> str:
+        """Document · section path (柏香镇…报告 · 一、（四）1.): short enough for a table cell."""
+        where = self.section_path or self.heading.rsplit(" / ", 1)[-1]
+        return f"{self.title} · {where}" if where else self.title
 
 
 class ChunkStore:
@@ -77,6 +108,7 @@ class ChunkStore:
             try:
                 old = [r[0] for r in cur.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc.doc_id,))]
                 cur.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
+                self._delete_figures(cur, doc.doc_id)  # the ingest hook extracts the new version's
                 cur.executemany(
                     "INSERT INTO chunks (chunk_id, doc_id, data, tokens) VALUES (?, ?, ?, ?)",
                     [(c.chunk_id, c.doc_id, json.dumps(asdict(c), ensure_ascii=False), " ".join(t))
@@ -102,6 +134,7 @@ class ChunkStore:
             old = [r[0] for r in cur.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
             cur.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             cur.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            self._delete_figures(cur, doc_id)
             self._bump(cur)
             cur.execute("COMMIT")
         return old
@@ -162,6 +195,39 @@ class ChunkStore:
 
     def count_chunks(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    # ---- figures by year (bot/figures.py) -------------------------------------------------------
+    def put_figures(self, doc_id: str, figures: Sequence[StatedFigure], digest: str) -> None:
+        """Replace a document's figures; ``digest`` names the metric catalogue they were extracted with.
+        A document removed meanwhile gets none."""
+        marks = ",".join("?" * len(_FIGURE_COLUMNS.split(",")))
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                self._delete_figures(cur, doc_id)
+                if cur.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone():
+                    cur.executemany(f"INSERT INTO figures ({_FIGURE_COLUMNS}) VALUES ({marks})",
+                                    [astuple(f) for f in figures])
+                    cur.execute("INSERT INTO figure_runs VALUES (?, ?)", (doc_id, digest))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    def figures(self) -> list[StatedFigure]:
+        """Every stored figure, each document's in reading order."""
+        rows = self._conn.execute(f"SELECT {_FIGURE_COLUMNS} FROM figures ORDER BY seq")
+        return [StatedFigure(*row) for row in rows]
+
+    def figure_digests(self) -> dict[str, str]:
+        """Which metric catalogue each document's figures were extracted with."""
+        return dict(self._conn.execute("SELECT doc_id, digest FROM figure_runs"))
+
+    @staticmethod
+    def _delete_figures(cur: sqlite3.Cursor, doc_id: str) -> None:
+        cur.execute("DELETE FROM figures WHERE doc_id = ?", (doc_id,))
+        cur.execute("DELETE FROM figure_runs WHERE doc_id = ?", (doc_id,))
 
     # ---- state -----------------------------------------------------------------------------
     @property

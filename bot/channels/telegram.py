@@ -12,10 +12,7 @@ import functools
 import html
 import logging
 import re
-import time
 import uuid
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
@@ -47,9 +44,9 @@ from ..audit import AuditLog
 from ..config import Settings
 from ..drafting import PART_KEYS, DraftError, default_year, next_deadlines, part_title, render_text
 from ..loaders import SUPPORTED_SUFFIXES, DocumentError
+from .common import RateLimiter, Role, audience_of
 
 log = logging.getLogger(__name__)
-Role = Literal["admin", "staff", "resident"]
 STREAM_EDIT_SECONDS = 1.5
 
 
@@ -64,34 +61,6 @@ def role_of(settings: Settings, update: Update) -> Role:
     if chat and settings.staff_chat_id is not None and chat.id == settings.staff_chat_id:
         return "staff"
     return "resident"
-
-
-def audience_of(role: Role) -> Literal["staff", "public"]:
-    return "public" if role == "resident" else "staff"
-
-
-@dataclass
-class RateLimiter:
-    """Per-user sliding window and daily quota (residents only)."""
-
-    per_minute: int
-    per_day: int
-    _recent: dict[int, deque] = field(default_factory=lambda: defaultdict(deque))
-    _daily: dict[tuple[int, date], int] = field(default_factory=lambda: defaultdict(int))
-
-    def check(self, user_id: int) -> str | None:
-        now = time.monotonic()
-        window = self._recent[user_id]
-        while window and now - window[0] > 60:
-            window.popleft()
-        today = date.today()
-        if self._daily[(user_id, today)] >= self.per_day:
-            return messages.QUOTA_EXCEEDED.format(quota=self.per_day)
-        if len(window) >= self.per_minute:
-            return messages.RATE_LIMITED.format(seconds=max(1, int(60 - (now - window[0])) + 1))
-        window.append(now)
-        self._daily[(user_id, today)] += 1
-        return None
 
 
 def format_answer_html(answer: Answer) -> str:
