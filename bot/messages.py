@@ -72,6 +72,9 @@ COMMANDS = {
 SOURCES_TITLE = "<b>已收录的资料</b>"
 SOURCES_LINE = "• {kind}：{count} 份（现行有效 {current}），共 {chunks} 段"
 SOURCES_DOC_LINE = "  - {title}（{year}）"
+VECTORS_DEFERRED = ("另有 {count} 个条文片段暂无预置向量：现在已可按关键词检索，运行 fazhi sync 补齐语义检索"
+                    "（可随时中断，下次接着做）。")
+VECTORS_COMPLETED = "已补齐 {count} 个条文片段的向量。"
 DOC_TYPE_NAMES = {"report": "镇政府报告", "law": "国家法律", "regulation": "行政法规和地方性法规", "other": "其他文件"}
 CONVERSATION_CLEARED = "好的，已开始新话题。"
 FEEDBACK_THANKS = "感谢反馈！"

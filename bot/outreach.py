@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from . import messages
 from .answer import COVERAGE_THRESHOLD, Answer, ExtractiveAnswerer, source_of
@@ -77,12 +78,13 @@ class OutreachAnswerer:
     """Plain-language answers for residents, built from public evidence only."""
 
     def __init__(self, extractive: ExtractiveAnswerer, catalogue: SituationCatalogue | None = None,
-                 max_articles: int = 5, situation_articles: int = 3) -> None:
+                 max_articles: int = 5, situation_articles: int = 3, cache_dir: Path | None = None) -> None:
         self.extractive = extractive
         self.retriever = extractive.retriever
         self.catalogue = catalogue if catalogue is not None else load_catalogue()
         self.max_articles = max_articles
         self.situation_articles = situation_articles
+        self.cache_dir = cache_dir
 
     @cached_property
     def situations(self) -> SituationIndex:
@@ -90,7 +92,8 @@ class OutreachAnswerer:
         data is also checked against laws.db by a test and by `fazhi situations`)."""
         for problem in self.problems():
             log.warning("situations: %s", problem)
-        return SituationIndex(self.catalogue, self.retriever.index.embed_queries, self.retriever.lexicon.expand)
+        return SituationIndex(self.catalogue, self.retriever.index.embed_queries, self.retriever.lexicon.expand,
+                              self.cache_dir)
 
     def prepare(self) -> int:
         """Embed the situations' phrasings now (setup, bot start), not at a resident's first question."""

@@ -9,12 +9,15 @@ situation's keywords counted in. The combination and its thresholds were set on 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
+from .model import content_hash
 from .situations import Situation, SituationCatalogue
 from .text import tokenize
 
@@ -49,14 +52,14 @@ class SituationIndex:
     """The catalogue's phrasings, embedded once (through the index's query-vector cache) and searchable."""
 
     def __init__(self, catalogue: SituationCatalogue, embed_queries: Callable[[list[str]], list[list[float]]],
-                 expand: Callable[[str], list[str]] = lambda q: []) -> None:
+                 expand: Callable[[str], list[str]] = lambda q: [], cache_dir: Path | None = None) -> None:
         self.catalogue = catalogue
         self.expand = expand
         situations = catalogue.situations
         self._owner = np.array([i for i, s in enumerate(situations) for _ in s.texts], dtype=np.int32)
         texts = [t for s in situations for t in s.texts]
         self._vectors = self._load_vectors(texts, embed_queries)
-        self._terms = [self._situation_terms(s) for s in situations]
+        self._terms = self._load_terms(situations, cache_dir)
         n = len(situations)
         df: dict[str, int] = {}
         for terms in self._terms:
@@ -64,6 +67,26 @@ class SituationIndex:
                 df[t] = df.get(t, 0) + 1
         self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._default_idf = math.log(1 + n)
+
+    @classmethod
+    def _load_terms(cls, situations: list[Situation], cache_dir: Path | None) -> list[set[str]]:
+        """Each situation's words. Segmenting ~3,000 phrasings takes about a second, which a one-shot
+        `fazhi ask` should not pay each time: kept in the index folder, keyed by the catalogue's text."""
+        if cache_dir is None:
+            return [cls._situation_terms(s) for s in situations]
+        digest = content_hash("\n".join(f"{s.id}\t{'|'.join(s.texts)}\t{'|'.join(s.keywords)}" for s in situations))
+        path = cache_dir / f"situation-terms-{digest[:16]}.json"
+        try:
+            return [set(terms) for terms in json.loads(path.read_text(encoding="utf-8"))]
+        except (OSError, ValueError):
+            terms = [cls._situation_terms(s) for s in situations]
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for stale in cache_dir.glob("situation-terms-*.json"):
+            stale.unlink(missing_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps([sorted(t) for t in terms], ensure_ascii=False), encoding="utf-8")
+        partial.replace(path)
+        return terms
 
     @staticmethod
     def _situation_terms(situation: Situation) -> set[str]:

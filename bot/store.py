@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS figures (
 CREATE INDEX IF NOT EXISTS figures_doc ON figures(doc_id);
 CREATE TABLE IF NOT EXISTS figure_runs (doc_id TEXT PRIMARY KEY, digest TEXT);
 """
+# chunks.embedded: 0 pending, 1 in the vector store, 2 nothing to embed, 3 deferred (bundled text whose
+# vector is not shipped yet: searchable by keywords now, embedded by `fazhi sync`)
+DEFERRED = 3
 _FIGURE_COLUMNS = "doc_id, metric, year, value, text, unit, title, doc_year, section_path, heading, chunk_id, excerpt"
 
 
@@ -180,6 +183,14 @@ class ChunkStore:
 
     def count_pending(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM chunks WHERE embedded = 0").fetchone()[0]
+
+    def count_deferred(self) -> int:
+        return self._conn.execute(f"SELECT COUNT(*) FROM chunks WHERE embedded = {DEFERRED}").fetchone()[0]
+
+    def resume_deferred(self) -> int:
+        """Deferred chunks become pending again (`fazhi sync` embeds them)."""
+        with self._lock, self._conn:
+            return self._conn.execute(f"UPDATE chunks SET embedded = 0 WHERE embedded = {DEFERRED}").rowcount
 
     def mark_embedded(self, chunk_ids: Sequence[str], flag: int = 1) -> None:
         with self._lock:

@@ -11,9 +11,8 @@ from bot.assistant import Assistant
 from bot.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 REPORT = ROOT / "knowledge" / "柏香镇人民政府关于2024年法治政府建设情况的报告.txt"
-REGULATIONS = SHARED / "corpus" / "regulations"
+REGULATIONS = ROOT / "knowledge" / "regulations"  # the bundled 行政法规 and 河南地方性法规
 TEST_LAWS = ("中华人民共和国人民调解法", "中华人民共和国法律援助法", "中华人民共和国民法典",
              "中华人民共和国劳动合同法", "中华人民共和国乡镇企业法")
 TEST_REGULATIONS = ("行政法规/不动产登记暂行条例(2019-03-24).md", "行政法规/专利法实施细则(2010-01-09).md",
@@ -21,10 +20,7 @@ TEST_REGULATIONS = ("行政法规/不动产登记暂行条例(2019-03-24).md", "
 
 
 def regulation_files() -> list[Path]:
-    files = [REGULATIONS / name for name in TEST_REGULATIONS]
-    if not all(f.is_file() for f in files):
-        pytest.skip("../shared/corpus is not beside the checkout")
-    return files
+    return [REGULATIONS / name for name in TEST_REGULATIONS]
 
 
 def make_assistant(data_dir: Path, knowledge_dir: Path | None = None, **overrides) -> Assistant:
@@ -34,13 +30,13 @@ def make_assistant(data_dir: Path, knowledge_dir: Path | None = None, **override
 
 @pytest.fixture(scope="session")
 def built_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled report, three real regulation files and two national laws, indexed once per session."""
+    """The bundled report, three real regulation files and five national laws, indexed once per session."""
     data_dir = tmp_path_factory.mktemp("index")
     regs = tmp_path_factory.mktemp("regs")
     for file in regulation_files():
         shutil.copy(file, regs / file.name)
     assistant = make_assistant(data_dir)
-    assistant.index.ingest_paths([ROOT / "knowledge", regs])
+    assistant.index.ingest_paths([REPORT, regs])
     assistant.index.ingest_national_laws(TEST_LAWS)
     return data_dir
 

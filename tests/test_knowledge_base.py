@@ -14,7 +14,7 @@ import pytest
 
 from bot.assistant import Assistant, InvalidQuestion
 
-from .conftest import REPORT, ROOT, make_assistant
+from .conftest import REGULATIONS, REPORT, ROOT, make_assistant
 
 
 def test_number_question_answered_verbatim_with_section_citation(built_data_dir: Path) -> None:
@@ -91,6 +91,42 @@ def test_incremental_reingest(tmp_path: Path) -> None:
     removed = assistant.ingest([folder])
     assert removed.removed == ["柏香镇人民政府关于2024年法治政府建设情况的报告"]
     assert assistant.index.store.count_chunks() == 0 and assistant.index.collection.count() == 0
+
+
+def test_articles_without_a_shipped_vector_are_deferred_then_synced(tmp_path: Path) -> None:
+    """Setup takes only cached vectors: a regulation without one is found by keywords at once, waits for
+    `fazhi sync`, and a later ingest of another file does not embed it."""
+    folder = tmp_path / "regs"
+    folder.mkdir()
+    known = REGULATIONS / "行政法规" / "信访工作条例(2022-02-25).md"
+    shutil.copy(known, folder / known.name)
+    assistant = make_assistant(tmp_path / "data", knowledge_dir=folder, include_national_laws=False)
+    assistant.ingest([folder])  # embeds 信访工作条例: its vectors are now in the cache
+    vectors = assistant.index.collection.count()
+    # A retitled copy: every chunk's text (title included) is new, so no shipped vector fits it.
+    burial_text = (REGULATIONS / "行政法规" / "殡葬管理条例(2012-11-09).md").read_text(encoding="utf-8")
+    (folder / "殡葬条例测试副本.md").write_text(burial_text.replace("# 殡葬管理条例", "# 殡葬管理测试条例", 1),
+                                          encoding="utf-8")
+
+    report = assistant.index.ingest_paths([folder], shipped_vectors_only=True)
+    burial = len(report.added[0].chunks)
+    assert report.embedded == 0 and report.deferred == burial == assistant.index.store.count_deferred()
+    assert assistant.index.collection.count() == vectors
+    assistant.retriever.refresh()
+    hits = assistant.retriever.retrieve("骨灰 公墓 殡仪馆", "public", 5)
+    assert any(e.chunk.title == "殡葬管理测试条例" for e in hits)  # keyword search finds it already
+
+    report_file = tmp_path / REPORT.name
+    shutil.copy(REPORT, report_file)
+    assert assistant.ingest([report_file]).embedded > 0 and assistant.index.store.count_deferred() == burial
+
+    out = subprocess.run([sys.executable, "-m", "bot.channels.cli", "--data-dir", str(tmp_path / "data"), "sync"],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    assert f"已补齐 {burial} 个" in out.stderr
+    fresh = make_assistant(tmp_path / "data", knowledge_dir=folder)
+    assert fresh.index.store.count_deferred() == 0 and fresh.health()["deferred_vectors"] == 0
+    assert fresh.index.collection.count() == vectors + burial + len(assistant.index.store.chunks_of(
+        next(d.doc_id for d in fresh.index.store.documents() if d.doc_type == "report")))
 
 
 def test_index_persists_on_disk_across_processes(built_data_dir: Path) -> None:

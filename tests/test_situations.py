@@ -169,6 +169,25 @@ def test_basis_is_the_situation_then_the_runners_up_leads_then_retrieval(full: A
     assert [(s.title, s.article_no) for s in answer.sources] == shown[: len(answer.sources)]
 
 
+def test_situation_words_are_segmented_once_and_kept(catalogue, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-shot `fazhi ask` must not re-segment every phrasing: the words are kept in the index folder,
+    keyed by the catalogue's text, and rebuilt when it changes."""
+    def embed(texts: list[str]) -> list[list[float]]:
+        return [[1.0, float(len(t))] for t in texts]
+
+    first = SituationIndex(catalogue, embed, cache_dir=tmp_path)
+    [kept] = tmp_path.glob("situation-terms-*.json")
+    monkeypatch.setattr(SituationIndex, "_situation_terms", staticmethod(lambda s: pytest.fail("segmented again")))
+    again = SituationIndex(catalogue, embed, cache_dir=tmp_path)
+    assert again._terms == first._terms
+    monkeypatch.undo()
+    smaller = load_catalogue(SITUATIONS_DIR)
+    smaller.situations = smaller.situations[:-1]
+    SituationIndex(smaller, embed, cache_dir=tmp_path)
+    assert [p.name for p in tmp_path.glob("situation-terms-*.json")] != [kept.name]
+
+
 def test_retrieval_agreement_reorders_close_situations(catalogue) -> None:
     """Two situations the phrasings put close: the one whose article retrieval ranks first goes ahead."""
     first, second = catalogue.situations[:2]

@@ -42,11 +42,20 @@ def _print_reports(reports) -> None:
         for file, error in report.failed:
             reason = messages.DOCUMENT_ERRORS.get(error.reason, str(error))
             print(messages.INGEST_FAILED_LINE.format(file=file, reason=reason), file=sys.stderr)
+        if report.deferred:
+            print(messages.VECTORS_DEFERRED.format(count=report.deferred), file=sys.stderr)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
     assistant = _assistant(args, autosetup=False)
     _print_reports(assistant.setup())
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    assistant = _assistant(args, autosetup=False)
+    count = assistant.complete_vectors()
+    print(messages.VECTORS_COMPLETED.format(count=count), file=sys.stderr)
     return 0
 
 
@@ -63,7 +72,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from ..assistant import InvalidQuestion
+    from ..text import load_segmenter_in_background
 
+    load_segmenter_in_background()
     assistant = _assistant(args)
     streamed: list[str] = []
 
@@ -369,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_user)
     sub.add_parser("health", help="index size, last ingest, embedding model, LLM reachability").set_defaults(
         func=cmd_health)
+    p = sub.add_parser("sync", help="embed the bundled articles whose vectors were not shipped (resumable)")
+    p.set_defaults(func=cmd_sync)
     p = sub.add_parser("export-vectors", help="write the law, regulation and phrasing vectors shipped in knowledge/cache")
     p.add_argument("--dir", default="knowledge/cache")
     p.set_defaults(func=cmd_export_vectors)
