@@ -228,6 +228,8 @@ def test_police_matters_name_110_first_without_alarm(full: Assistant) -> None:
         text = full.ask(question, "public").text
         steps = text.split("【您可以这样做】")[1]
         assert "110" in steps.splitlines()[1], text
+    for question in ("邻居家的树倒了砸了我的车谁赔？", "大风把墙刮倒砸了俺家的车"):  # no one to report
+        assert not full.outreach.catalogue.is_police_matter(question)
 
 
 TWO_TREE_SITUATIONS = """domain = "测试"
