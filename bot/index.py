@@ -367,6 +367,8 @@ class KnowledgeIndex:
                         self._drop(record.doc_id)
                         report.removed.append(record.title)
         self._mark_superseded()
+        if shipped_vectors_only:  # a newer release may ship vectors for what an older one deferred
+            self.store.resume_deferred()
         report.embedded = self.sync_vectors(cached_only=shipped_vectors_only)
         report.deferred = self.store.count_deferred()
         return report

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ROOT, make_assistant
+from .conftest import REPORT, ROOT, make_assistant
 
 
 def _free_port() -> int:
@@ -52,7 +52,7 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
 def test_index_lives_in_a_chroma_server(tmp_path: Path, chroma_server: int) -> None:
     assistant = make_assistant(tmp_path / "data", include_national_laws=False, chroma_host="127.0.0.1",
                                chroma_port=chroma_server)
-    assistant.ingest([ROOT / "knowledge"])
+    assistant.ingest([REPORT])
     assert not (tmp_path / "data" / "index" / "chroma").exists()
     assert assistant.index.collection.count() == assistant.index.store.count_chunks()
     assert "69384" in assistant.ask("便民服务事项办了多少件？").text

