@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import REPORT, ROOT, make_assistant
+from .conftest import REPORT, make_assistant
 
 
 def _free_port() -> int:
