@@ -180,7 +180,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..benchmark import run_bench
 
-    print(json.dumps(run_bench(_settings(args), Path(args.corpus) if args.corpus else None, args.queries),
+    print(json.dumps(run_bench(_settings(args), args.queries),
                      ensure_ascii=False, indent=2))
     return 0
 
@@ -395,7 +395,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_audit_export)
 
     p = sub.add_parser("bench", help="index build time, query latency, peak memory")
-    p.add_argument("--corpus", help="regulation folder to include (e.g. ../shared/corpus/regulations)")
     p.add_argument("--queries", type=int, default=100)
     p.set_defaults(func=cmd_bench)
     return parser
