@@ -23,7 +23,6 @@ from .llm import LLMAnswerer
 from .model import STATUTES, Audience, Chunk, in_force
 from .outreach import OutreachAnswerer
 from .retrieval import Retriever, normalize_question
-from .situations import load_catalogue
 from .staff import StaffAnswerer
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ class Assistant:
         self.retriever = Retriever(self.index)
         self.extractive = ExtractiveAnswerer(self.retriever)
         self.staff = StaffAnswerer(self.extractive, settings.current_date)
-        self.outreach = OutreachAnswerer(self.extractive, load_catalogue(settings.situations_dir),
+        self.outreach = OutreachAnswerer(self.extractive, settings.situations_dir,
                                          cache_dir=settings.index_dir)
         self.llm = LLMAnswerer(settings, self.extractive, self.outreach, self.staff) if settings.llm_enabled else None
 

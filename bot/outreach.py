@@ -77,14 +77,22 @@ class Consultation:
 class OutreachAnswerer:
     """Plain-language answers for residents, built from public evidence only."""
 
-    def __init__(self, extractive: ExtractiveAnswerer, catalogue: SituationCatalogue | None = None,
+    def __init__(self, extractive: ExtractiveAnswerer, catalogue: SituationCatalogue | Path | None = None,
                  max_articles: int = 5, situation_articles: int = 3, cache_dir: Path | None = None) -> None:
+        """`catalogue`: the situations, or the folder to load them from on first use (a one-shot staff
+        question never needs them; loading and compiling them takes most of a second)."""
         self.extractive = extractive
         self.retriever = extractive.retriever
-        self.catalogue = catalogue if catalogue is not None else load_catalogue()
+        self._catalogue = catalogue
         self.max_articles = max_articles
         self.situation_articles = situation_articles
         self.cache_dir = cache_dir
+
+    @cached_property
+    def catalogue(self) -> SituationCatalogue:
+        if isinstance(self._catalogue, SituationCatalogue):
+            return self._catalogue
+        return load_catalogue(self._catalogue) if self._catalogue is not None else load_catalogue()
 
     @cached_property
     def situations(self) -> SituationIndex:
