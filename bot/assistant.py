@@ -11,19 +11,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import messages
 from .answer import Answer, ExtractiveAnswerer
 from .config import Settings
 from .conversation import condense
-from .drafting import Draft, build_draft, write_docx
 from .figures import FigureTable, figure_table
 from .index import IngestReport, KnowledgeIndex
-from .llm import LLMAnswerer
 from .model import STATUTES, Audience, Chunk, in_force
 from .outreach import OutreachAnswerer
 from .retrieval import Retriever, normalize_question
 from .staff import StaffAnswerer
+
+if TYPE_CHECKING:  # drafting (python-docx) and LLM mode (langchain) load only when used: a one-shot ask starts faster
+    from .drafting import Draft
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,11 @@ class Assistant:
         self.staff = StaffAnswerer(self.extractive, settings.current_date)
         self.outreach = OutreachAnswerer(self.extractive, settings.situations_dir,
                                          cache_dir=settings.index_dir)
-        self.llm = LLMAnswerer(settings, self.extractive, self.outreach, self.staff) if settings.llm_enabled else None
+        self.llm = None
+        if settings.llm_enabled:
+            from .llm import LLMAnswerer
+
+            self.llm = LLMAnswerer(settings, self.extractive, self.outreach, self.staff)
 
     # ---- knowledge ---------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -187,6 +193,8 @@ class Assistant:
         """Next year's 法治政府建设 report (or one part), built on last year's report and this year's uploads.
         In LLM mode each part is rewritten as prose when it passes the checks; `draft.review` then holds
         the copy with citation markers for the clerk."""
+        from .drafting import build_draft
+
         draft = build_draft(self.index, self.retriever, year, part)
         if self.llm is None:
             return draft
@@ -205,6 +213,8 @@ class Assistant:
 
     def export_draft(self, draft: Draft, path: Path) -> list[Path]:
         """The .docx (and, in LLM mode, a review copy with citation markers beside it)."""
+        from .drafting import write_docx
+
         path.parent.mkdir(parents=True, exist_ok=True)
         paths = [write_docx(draft, path)]
         if draft.review is not None:

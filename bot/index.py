@@ -14,8 +14,9 @@ import math
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -143,20 +144,18 @@ class _SparseIndex:
         return cls(version, ids, columns, bm25)
 
     def save(self, folder: Path) -> None:
-        """Written into a fresh folder, then swapped in: a reader never sees half an index."""
-        tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if self._bm25 is not None:
-            self._bm25.save(str(tmp), show_progress=False)
-        np.savez(tmp / "columns.npz", ids=np.array(self.ids, dtype=str), audience=self.audience,
-                 current=self.current, doc_type=self.doc_type, year=self.year, doc_id=self.doc_id)
-        (tmp / "version").write_text(str(self.version))
-        old = folder.with_name(f"{folder.name}.{os.getpid()}.old")
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        def write(tmp: Path) -> None:
+            if self._bm25 is not None:
+                self._bm25.save(str(tmp), show_progress=False)
+            np.savez(tmp / "columns.npz", ids=np.array(self.ids, dtype=str), audience=self.audience,
+                     current=self.current, doc_type=self.doc_type, year=self.year, doc_id=self.doc_id)
+            (tmp / "version").write_text(str(self.version))
+
+        _write_folder(folder, write)
+
+    @cached_property
+    def rows(self) -> dict[str, int]:
+        return {chunk_id: i for i, chunk_id in enumerate(self.ids)}
 
     def document_frequency(self, term: str) -> int:
         return self._df.get(term, 0)
@@ -185,11 +184,25 @@ class _SparseIndex:
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 
+def _write_folder(folder: Path, write: Callable[[Path], None]) -> None:
+    """`write` fills a fresh folder, which is then swapped in: a reader never sees half an index."""
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    old = folder.with_name(f"{folder.name}.{os.getpid()}.old")
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 class _DenseMatrix:
-    """Every chunk's vector in memory, rows in the sparse index's order, so a query is one matrix-vector
-    product (exact, not approximate) and the sparse index's filter masks apply unchanged. Chroma stays the
-    store of record (and the server for a county-wide deployment): the matrix is read from it once per
-    index state and saved beside the index, so the next process maps it from disk instead."""
+    """Every chunk's vector, rows in the sparse index's order, so a query is one matrix-vector product
+    (exact, not approximate) and the sparse index's filter masks apply unchanged. Chroma stays the store of
+    record (and the server for a county-wide deployment): the matrix is read from it once per index state
+    and saved beside the index as a plain .npy, which the next process memory-maps instead of reading
+    (a one-shot `fazhi ask` pays nothing for the ~100 MB; the OS keeps it in its page cache)."""
 
     def __init__(self, key: str, matrix: np.ndarray, present: np.ndarray) -> None:
         self.key = key
@@ -197,11 +210,14 @@ class _DenseMatrix:
         self.present = present
 
     @classmethod
-    def load_or_build(cls, key: str, path: Path, ids: list[str], read_vectors) -> _DenseMatrix:
-        if path.is_file():
-            with np.load(path) as saved:
-                if str(saved["key"]) == key and len(saved["present"]) == len(ids):
-                    return cls(key, saved["matrix"], saved["present"])
+    def load_or_build(cls, key: str, folder: Path, ids: list[str], read_vectors) -> _DenseMatrix:
+        try:
+            if (folder / "key").read_text() == key:
+                present = np.load(folder / "present.npy")
+                if len(present) == len(ids):
+                    return cls(key, np.load(folder / "matrix.npy", mmap_mode="r"), present)
+        except (OSError, ValueError):
+            pass
         row = {chunk_id: i for i, chunk_id in enumerate(ids)}
         matrix: np.ndarray | None = None
         present = np.zeros(len(ids), dtype=bool)
@@ -216,9 +232,14 @@ class _DenseMatrix:
         if matrix is None:
             matrix = np.zeros((len(ids), 1), dtype=np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, key=np.array(key), matrix=matrix, present=present)
-        tmp.replace(path)
+        folder.with_suffix(".npz").unlink(missing_ok=True)  # the single-file format of earlier releases
+
+        def write(tmp: Path) -> None:
+            np.save(tmp / "matrix.npy", matrix)
+            np.save(tmp / "present.npy", present)
+            (tmp / "key").write_text(key)
+
+        _write_folder(folder, write)
         return cls(key, matrix, present)
 
     def search(self, vector: list[float], mask: np.ndarray, ids: list[str], k: int) -> list[tuple[str, float]]:
@@ -251,6 +272,7 @@ class KnowledgeIndex:
         self._sparse: _SparseIndex | None = None
         self._dense: _DenseMatrix | None = None
         self._query_vectors: dict[str, list[float]] = {}
+        self._titles: tuple[int, dict[str, str]] | None = None
         self._lock = threading.RLock()
 
     # ---- components, created on first use --------------------------------------------------
@@ -335,8 +357,8 @@ class KnowledgeIndex:
             sparse = self.sparse
             key = f"{self.store.vectors_version}:{len(sparse.ids)}"
             if self._dense is None or self._dense.key != key:
-                path = self._directory / f"dense-{_safe(self.embeddings.model_id)}.npz"
-                self._dense = _DenseMatrix.load_or_build(key, path, sparse.ids, self._all_vectors)
+                folder = self._directory / f"dense-{_safe(self.embeddings.model_id)}"
+                self._dense = _DenseMatrix.load_or_build(key, folder, sparse.ids, self._all_vectors)
             return self._dense
 
     def _all_vectors(self):
@@ -516,6 +538,17 @@ class KnowledgeIndex:
 
     def sparse_search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:
         return self.sparse.search(tokens, flt, k)
+
+    def titles(self, chunk_ids: Iterable[str]) -> dict[str, str]:
+        """The document title of each chunk, from memory: ranking by law needs only that, so a search
+        reads whole chunks from the store only for the few it returns."""
+        with self._lock:
+            sparse = self.sparse
+            if self._titles is None or self._titles[0] != sparse.version:
+                self._titles = (sparse.version, {r.doc_id: r.title for r in self.store.documents()})
+            by_doc = self._titles[1]
+        rows = sparse.rows
+        return {cid: by_doc.get(str(sparse.doc_id[rows[cid]]), "") for cid in chunk_ids if cid in rows}
 
     def export_statute_vectors(self, doc_type: str, path: Path) -> int:
         """Write the vectors of every embedded article of one statute type (national laws, regulations) as a

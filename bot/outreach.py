@@ -28,7 +28,7 @@ from .situation_index import (
     SituationIndex,
     SituationMatch,
 )
-from .situations import EmergencyRule, Situation, SituationCatalogue, load_catalogue
+from .situations import SITUATIONS_DIR, EmergencyRule, Situation, SituationCatalogue, load_catalogue
 
 log = logging.getLogger(__name__)
 # Declining a real legal question costs a resident far more than attempting an odd one, so everyday
@@ -92,19 +92,19 @@ class OutreachAnswerer:
     def catalogue(self) -> SituationCatalogue:
         if isinstance(self._catalogue, SituationCatalogue):
             return self._catalogue
-        return load_catalogue(self._catalogue) if self._catalogue is not None else load_catalogue()
+        return load_catalogue(self._catalogue or SITUATIONS_DIR, self.cache_dir)
 
     @cached_property
     def situations(self) -> SituationIndex:
-        """Built on first use; articles the index lacks or holds only as repealed are logged then (the
-        data is also checked against laws.db by a test and by `fazhi situations`)."""
-        for problem in self.problems():
-            log.warning("situations: %s", problem)
         return SituationIndex(self.catalogue, self.retriever.index.embed_queries, self.retriever.lexicon.expand,
                               self.cache_dir)
 
     def prepare(self) -> int:
-        """Embed the situations' phrasings now (setup, bot start), not at a resident's first question."""
+        """Embed the situations' phrasings now (setup, bot start), not at a resident's first question, and
+        log articles the index lacks or holds only as repealed (the data is also checked against laws.db
+        by a test and by `fazhi situations`; a one-shot `fazhi ask` skips this: it reads whole codes)."""
+        for problem in self.problems():
+            log.warning("situations: %s", problem)
         return len(self.situations.catalogue.situations)
 
     def problems(self) -> list[str]:

@@ -215,20 +215,22 @@ class Retriever:
         dense = self.index.dense_search(question, flt, self.candidates)
         sparse = self.index.sparse_search(tokens, flt, self.candidates)
         fused = self.fuse(dense, sparse)
-        chunks = self.index.store.chunks(list(fused))
         if audience == "public":  # residents: near ties go to the laws everyday questions fall under
-            for chunk_id, chunk in chunks.items():
-                fused[chunk_id][0] += self.lexicon.resident_laws.get(chunk.title, 0.0)
+            for chunk_id, title in self.index.titles(fused).items():
+                fused[chunk_id][0] += self.lexicon.resident_laws.get(title, 0.0)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1][0])
         results = [Evidence(c, 1.0, exact=True) for c in exact]
         seen = {c.chunk_id for c in exact}
-        for chunk_id, (score, d, s) in ranked:
-            chunk = chunks.get(chunk_id)
-            # Chroma may hold a vector whose chunk was replaced since: the store is the truth.
-            if chunk is None or chunk_id in seen or not flt.allows(chunk):
-                continue
-            results.append(Evidence(chunk, score, dense=d, sparse=s))
-            seen.add(chunk_id)
+        for start in range(0, len(ranked), k):  # whole chunks only for the top of the ranking
+            batch = ranked[start:start + k]
+            chunks = self.index.store.chunks(chunk_id for chunk_id, _ in batch)
+            for chunk_id, (score, d, s) in batch:
+                chunk = chunks.get(chunk_id)
+                # Chroma may hold a vector whose chunk was replaced since: the store is the truth.
+                if chunk is None or chunk_id in seen or not flt.allows(chunk):
+                    continue
+                results.append(Evidence(chunk, score, dense=d, sparse=s))
+                seen.add(chunk_id)
             if len(results) >= k:
                 break
         return results[:k]

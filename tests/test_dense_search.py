@@ -64,7 +64,7 @@ def test_ingest_and_removal_reach_a_running_index(tmp_path: Path) -> None:
     writer.ingest([doc], "staff")
     hits = reader.index.store.chunks([c for c, _ in reader.index.dense_search("大棚蔬菜补贴", flt, 5)])
     assert any("大棚蔬菜补贴" in c.text for c in hits.values())
-    saved = next(data.glob("index/dense-*.npz"))
+    saved = next(data.glob("index/dense-*/matrix.npy"))
     third = make_assistant(data, include_national_laws=False)
     assert third.index.dense.key == reader.index.dense.key and saved.is_file()
     assert writer.remove("2025年大棚蔬菜补贴发放情况")

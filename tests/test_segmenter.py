@@ -1,0 +1,41 @@
+"""The shipped segmenter dictionary (knowledge/lexicon/segmenter.dict) must cut every knowledge text exactly
+as jieba's full dictionary does: the stored BM25 tokens and the questions' tokens then still meet. This
+fails when laws, regulations or situations change without `python -m bot.segmenter_dictionary`."""
+
+from __future__ import annotations
+
+import random
+
+import jieba
+import pytest
+
+from bot import text
+from bot.loaders import load_file
+from bot.situations import load_catalogue
+
+KNOWLEDGE = text.SEGMENTER_DICT.parent.parent
+
+
+@pytest.fixture(scope="module")
+def full_jieba() -> jieba.Tokenizer:
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def _knowledge_sample() -> list[str]:
+    texts = [t for s in load_catalogue().situations for t in (*s.texts, *s.keywords)]
+    texts += [(KNOWLEDGE / "lexicon" / name).read_text(encoding="utf-8") for name in
+              ("colloquial.tsv", "law_aliases.tsv", "resident_laws.tsv")]
+    files = sorted(KNOWLEDGE.glob("*.txt")) + random.Random(7).sample(sorted(KNOWLEDGE.rglob("regulations/**/*.md")), 40)
+    for path in files:
+        texts += [c.indexed_text for c in load_file(path).chunks]
+    return texts
+
+
+def test_shipped_dictionary_cuts_knowledge_texts_like_the_full_one(full_jieba):
+    assert text.SEGMENTER_DICT.is_file()
+    differ = [t for t in _knowledge_sample()
+              if text._segmenter.lcut_for_search(t.lower()) != full_jieba.lcut_for_search(t.lower())]
+    assert not differ, f"{len(differ)} texts cut differently, e.g. {differ[0][:80]!r}"
+
