@@ -21,6 +21,9 @@ _FRAME_WORDS = frozenset(
 )
 _NUMBER_QUESTION = re.compile(r"多少|几[个次件名人场份批项]?|数量|数目|比例|百分之|办理量")
 _YEAR = re.compile(r"^\d{4}年?$")
+# "多长时间内…" asks for a time limit: the sentence that answers it states one (30日内, 六十日, 1年)
+_DURATION_QUESTION = re.compile(r"多长时间|多久|多少天|几天|多少日|几日|多少个?工作日|几个工作日|几个月|多少个月|期限|时限|时效")
+_DURATION = re.compile(r"(?:\d+|[一二两三四五六七八九十百]+)\s*个?(?:工作日|日|天|月|年|小时)")
 _INTERROGATIVE = re.compile(r"谁|什么|哪|怎|吗|呢|多少|几|是否|能否|可否")
 COVERAGE_THRESHOLD = 0.5
 
@@ -137,6 +140,7 @@ class ExtractiveAnswerer:
     def best_sentences(self, question: str, evidence: list[Evidence]) -> list[tuple[float, int, str]]:
         """(coverage, evidence index, sentence) for the best sentences, best first."""
         wants_number = bool(_NUMBER_QUESTION.search(question))
+        wants_duration = bool(_DURATION_QUESTION.search(question))
         scored = []
         for i, ev in enumerate(evidence):
             statute = ev.chunk.doc_type in STATUTES
@@ -146,7 +150,7 @@ class ExtractiveAnswerer:
             for sentence in sentences(ev.chunk.text):
                 cov = (self.coverage(terms, sentence + context, synonyms) * 0.8
                        + self.coverage(terms, sentence, synonyms) * 0.2)
-                if wants_number and not numbers_in(sentence):
+                if (wants_number and not numbers_in(sentence)) or (wants_duration and not _DURATION.search(sentence)):
                     cov *= 0.6
                 scored.append((cov - 0.02 * i, i, sentence))
         scored.sort(key=lambda t: -t[0])

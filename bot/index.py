@@ -99,6 +99,9 @@ class _SparseIndex:
         self.doc_type = columns["doc_type"]
         self.year = columns["year"]
         self.doc_id = columns["doc_id"]
+        # string columns as codes: a filter on types or documents is then a table lookup, not a string scan
+        self._type_names, self._type_codes = np.unique(self.doc_type, return_inverse=True)
+        self._doc_names, self._doc_codes = np.unique(self.doc_id, return_inverse=True)
         self._bm25 = bm25
         vocab = bm25.vocab_dict if bm25 is not None else {}
         counts = np.bincount(bm25.scores["indices"], minlength=len(vocab)) if vocab else np.zeros(0)
@@ -167,11 +170,11 @@ class _SparseIndex:
         if flt.current_only:
             mask &= self.current
         if flt.doc_types:
-            mask &= np.isin(self.doc_type, flt.doc_types)
+            mask &= np.isin(self._type_names, flt.doc_types)[self._type_codes]
         if flt.year is not None:
             mask &= self.year == flt.year
         if flt.doc_ids:
-            mask &= np.isin(self.doc_id, flt.doc_ids)
+            mask &= np.isin(self._doc_names, flt.doc_ids)[self._doc_codes]
         return mask
 
     def search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:

@@ -19,6 +19,13 @@ from .text import tokenize
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon"
 MAX_LAW_WEIGHT = 0.5  # half the fused scale: a prior may reorder near ties, never bury a clear match
+# A document whose title names what the question is about (行政复议 → 行政复议法) is preferred over one whose
+# article merely shares the wording (村庄和集镇规划建设管理条例's clause on 复议 deadlines).
+TITLE_WEIGHT = 0.15
+_GENERIC_TITLE_WORDS = frozenset(
+    ["中华人民共和国", "中华", "人民", "共和", "共和国", "河南", "河南省", "国务院", "人民政府", "条例", "法", "办法",
+     "规定", "实施", "实施办法", "细则", "暂行", "试行", "管理", "工作", "若干", "关于", "决定", "规则", "修订", "修正",
+     "省", "市", "县", "镇", "乡", "全国", "国家", "有关", "问题", "保护", "促进"])
 log = logging.getLogger(__name__)
 _ARTICLE_REF = re.compile(rf"(?:《([^》]{{2,40}})》|([\u4e00-\u9fa5]{{2,30}}?))\s*第\s*({CN_NUMERAL}|\d+)\s*条")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -43,6 +50,12 @@ class ArticleReference:
     number: int
     chunk: Chunk | None
     current: Chunk | None = None
+
+
+@cache
+def _title_words(title: str) -> frozenset[str]:
+    """The words of a title that say what it governs (行政复议, 信访), not what kind of text it is."""
+    return frozenset(t for t in tokenize(title) if t not in _GENERIC_TITLE_WORDS and len(t) > 1)
 
 
 @cache
@@ -215,8 +228,11 @@ class Retriever:
         dense = self.index.dense_search(question, flt, self.candidates)
         sparse = self.index.sparse_search(tokens, flt, self.candidates)
         fused = self.fuse(dense, sparse)
-        if audience == "public":  # residents: near ties go to the laws everyday questions fall under
-            for chunk_id, title in self.index.titles(fused).items():
+        asked = set(tokens)
+        for chunk_id, title in self.index.titles(fused).items():
+            if _title_words(title) & asked:
+                fused[chunk_id][0] += TITLE_WEIGHT
+            if audience == "public":  # residents: near ties go to the laws everyday questions fall under
                 fused[chunk_id][0] += self.lexicon.resident_laws.get(title, 0.0)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1][0])
         results = [Evidence(c, 1.0, exact=True) for c in exact]

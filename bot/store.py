@@ -91,6 +91,7 @@ class ChunkStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.RLock()
+        self._documents: tuple[int, list[DocumentRecord]] | None = None
 
     # ---- documents -------------------------------------------------------------------------
     def document(self, doc_id: str) -> DocumentRecord | None:
@@ -98,7 +99,14 @@ class ChunkStore:
         return _record(row) if row else None
 
     def documents(self) -> list[DocumentRecord]:
-        return [_record(r) for r in self._conn.execute("SELECT * FROM documents ORDER BY doc_type, title")]
+        """Every document, read again only after a change (every write bumps the version; another
+        process's too): staff questions look at the list each time, and 1,500 records take ~20 ms."""
+        version = self.version
+        cached = self._documents
+        if cached is None or cached[0] != version:
+            rows = self._conn.execute("SELECT * FROM documents ORDER BY doc_type, title").fetchall()
+            cached = self._documents = (version, [_record(r) for r in rows])
+        return list(cached[1])
 
     def hashes(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT doc_id, content_hash FROM documents"))
