@@ -58,6 +58,7 @@ class SearchFilter:
     year: int | None = None
     current_only: bool = True
     doc_ids: tuple[str, ...] = ()
+    exclude_doc_ids: tuple[str, ...] = ()  # e.g. other cities' regulations (bot/places.py)
 
     def chroma_where(self) -> dict | None:
         clauses: list[dict] = []
@@ -71,6 +72,8 @@ class SearchFilter:
             clauses.append({"status": {"$in": list(IN_FORCE)}})
         if self.doc_ids:
             clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
+        if self.exclude_doc_ids:
+            clauses.append({"doc_id": {"$nin": list(self.exclude_doc_ids)}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -82,6 +85,7 @@ class SearchFilter:
             and (self.year is None or chunk.year == self.year)
             and (not self.current_only or in_force(chunk.status))
             and (not self.doc_ids or chunk.doc_id in self.doc_ids)
+            and chunk.doc_id not in self.exclude_doc_ids
         )
 
 
@@ -175,6 +179,8 @@ class _SparseIndex:
             mask &= self.year == flt.year
         if flt.doc_ids:
             mask &= np.isin(self._doc_names, flt.doc_ids)[self._doc_codes]
+        if flt.exclude_doc_ids:
+            mask &= ~np.isin(self._doc_names, flt.exclude_doc_ids)[self._doc_codes]
         return mask
 
     def search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from pathlib import Path
 
 from .index import KnowledgeIndex, SearchFilter
 from .model import STATUTES, Audience, Chunk, in_force
 from .numerals import CN_NUMERAL, cn_to_int
+from .places import Place, load_place
 from .text import tokenize
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon"
@@ -22,6 +23,7 @@ MAX_LAW_WEIGHT = 0.5  # half the fused scale: a prior may reorder near ties, nev
 # A document whose title names what the question is about (行政复议 → 行政复议法) is preferred over one whose
 # article merely shares the wording (村庄和集镇规划建设管理条例's clause on 复议 deadlines).
 TITLE_WEIGHT = 0.15
+DISTINCTIVE_TITLE_COUNT = 6  # a title word shared by more statutes than this names no subject
 _GENERIC_TITLE_WORDS = frozenset(
     ["中华人民共和国", "中华", "人民", "共和", "共和国", "河南", "河南省", "国务院", "人民政府", "条例", "法", "办法",
      "规定", "实施", "实施办法", "细则", "暂行", "试行", "管理", "工作", "若干", "关于", "决定", "规则", "修订", "修正",
@@ -130,9 +132,10 @@ class Retriever:
     """Ranks chunks for a question within what the asker may see."""
 
     def __init__(self, index: KnowledgeIndex, lexicon: Lexicon | None = None, candidates: int = 100,
-                 dense_weight: float = 0.5, sparse_weight: float = 0.5) -> None:
+                 dense_weight: float = 0.5, sparse_weight: float = 0.5, place: Place | None = None) -> None:
         self.index = index
         self.lexicon = lexicon or Lexicon()
+        self.place = place if place is not None else load_place()
         self.candidates = candidates
         self.dense_weight = dense_weight
         self.sparse_weight = sparse_weight
@@ -152,8 +155,36 @@ class Retriever:
                 titles.setdefault(alias, []).extend(titles[full])
         return {name: [d for *_, d in sorted(entries, reverse=True)] for name, entries in titles.items()}
 
+    @cached_property
+    def _title_word_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for title in {r.title for r in self.index.store.documents() if r.doc_type in STATUTES}:
+            for word in _title_words(title):
+                counts[word] = counts.get(word, 0) + 1
+        return counts
+
+    def _distinctive_title_words(self, title: str) -> frozenset[str]:
+        """Title words few statutes share: 行政复议 picks out two, 登记 forty (登记 in a question says little
+        about which 登记管理条例 it is about)."""
+        counts = self._title_word_counts
+        return frozenset(w for w in _title_words(title) if counts.get(w, 0) <= DISTINCTIVE_TITLE_COUNT)
+
+    @cached_property
+    def _other_places_regulations(self) -> dict[str, str]:
+        """doc id → title of the regulations another place made (they do not apply here)."""
+        if self.place is None:
+            return {}
+        return {r.doc_id: r.title for r in self.index.store.documents()
+                if r.doc_type == "regulation" and self.place.foreign(r.title)}
+
+    def not_applicable(self, question: str) -> tuple[str, ...]:
+        """Other places' regulations, unless the question names the place."""
+        return tuple(d for d, title in self._other_places_regulations.items() if self.place.foreign(title, question))
+
     def refresh(self) -> None:
         self.__dict__.pop("_law_titles", None)
+        self.__dict__.pop("_other_places_regulations", None)
+        self.__dict__.pop("_title_word_counts", None)
         self._article_maps.clear()
 
     def _articles_of(self, doc_id: str) -> dict[int, list[Chunk]]:
@@ -217,10 +248,9 @@ class Retriever:
     def retrieve(self, question: str, audience: Audience = "public", k: int = 8,
                  flt: SearchFilter | None = None) -> list[Evidence]:
         question = normalize_question(question)
-        flt = flt or SearchFilter(audience=audience)
+        flt = replace(flt or SearchFilter(audience=audience), exclude_doc_ids=self.not_applicable(question))
         if audience == "public":
-            flt = SearchFilter(audience="public", doc_types=flt.doc_types, year=flt.year,
-                               current_only=flt.current_only, doc_ids=flt.doc_ids)
+            flt = replace(flt, audience="public")
         exact = [r.current or r.chunk for r in self.article_references(question)]
         exact = [c for c in exact if c is not None and flt.allows(c)]
         expansion = self.lexicon.expand(question)
@@ -230,7 +260,7 @@ class Retriever:
         fused = self.fuse(dense, sparse)
         asked = set(tokens)
         for chunk_id, title in self.index.titles(fused).items():
-            if _title_words(title) & asked:
+            if self._distinctive_title_words(title) & asked:
                 fused[chunk_id][0] += TITLE_WEIGHT
             if audience == "public":  # residents: near ties go to the laws everyday questions fall under
                 fused[chunk_id][0] += self.lexicon.resident_laws.get(title, 0.0)
