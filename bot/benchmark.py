@@ -75,8 +75,19 @@ def _search_latencies(assistant: Assistant, questions: list[str]) -> dict[str, o
         for question in sample:
             index.query_vector(question)
         result[name] = _timed([lambda q=q, search=search: search(q, flt, 100) for q in sample])
-    result["retrieve_public_ms"] = _timed(
-        [lambda q=q: assistant.retriever.retrieve(q, "public", 12) for q in questions])
+    # Whole retrievals (dense + sparse + fusion + audience filter), first with the question's embedding
+    # already computed — what the 20 ms goal is about; the embedding is timed on its own — then as a
+    # fresh question pays it.
+    latencies = []
+    for question in questions:
+        index.query_vector(question)
+        started = time.perf_counter()
+        assistant.retriever.retrieve(question, "public", 12)
+        latencies.append(time.perf_counter() - started)
+    result["retrieve_public_ms"] = {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)}
+    result["query_embedding_ms"] = _timed([lambda q=q: index.embeddings.embed_query(q) for q in questions])
+    result["retrieve_public_with_embedding_ms"] = _timed(  # "？" added: a text the query-vector cache lacks
+        [lambda q=q: assistant.retriever.retrieve(q + "？", "public", 12) for q in questions])
     return result
 
 
