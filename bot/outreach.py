@@ -262,7 +262,7 @@ class OutreachAnswerer:
             return shown, True
         # In ranking order (the ranking weighs more than shared words), only those that come close.
         coverage = {i: cov for cov, i, _ in reversed(scored)}
-        close = [e for i, e in enumerate(articles[:3]) if coverage.get(i, 0.0) >= RELEVANT_FLOOR][:2]
+        close = [e for i, e in enumerate(articles[:4]) if coverage.get(i, 0.0) >= RELEVANT_FLOOR][:3]
         lines.append(messages.OUTREACH_MAYBE if close else messages.OUTREACH_NOTHING)
         return close, False
 
