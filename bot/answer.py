@@ -6,6 +6,7 @@ not cover what the question is about, say so and show the nearest sources instea
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -13,11 +14,14 @@ from . import messages
 from .index import SearchFilter
 from .model import STATUTES, Audience
 from .retrieval import Evidence, Retriever, normalize_question
-from .text import numbers_in, sentences, tokenize
+from .text import is_known_word, numbers_in, sentences, tokenize
 
 # Words that frame a question rather than say what it is about.
 _FRAME_WORDS = frozenset(
-    ["去年", "今年", "明年", "全年", "意思", "啥意思", "年度", "一共", "总共", "累计", "共", "目前", "主要", "我镇", "全镇", "本镇", "镇", "我们", "具体", "哪些", "什么", "多少", "几", "几次", "多少次", "多少件", "多少名", "多少个", "有没有", "是不是", "谁", "情况", "工作", "内容", "方面", "相关", "这份", "该", "本", "此", "那份", "时候", "什么时候"]
+    ["去年", "今年", "明年", "全年", "意思", "啥意思", "年度", "一共", "总共", "累计", "共", "目前", "主要", "我镇", "全镇", "本镇", "镇", "我们", "具体", "哪些", "什么", "多少", "几", "几次", "多少次", "多少件", "多少名", "多少个", "有没有", "是不是", "谁", "情况", "工作", "内容", "方面", "相关", "这份", "该", "本", "此", "那份", "时候", "什么时候",
+     # how a time limit is asked for (多长时间内、最迟、几天内): the answer's sentence states the limit instead
+     "一般", "最迟", "最晚", "最长", "多长", "长时间", "多长时间", "多久", "以后", "之后", "以内", "之内", "内", "天内",
+     "日内", "拿出", "镇里"]
 )
 _NUMBER_QUESTION = re.compile(r"多少|几[个次件名人场份批项]?|数量|数目|比例|百分之|办理量")
 _YEAR = re.compile(r"^\d{4}年?$")
@@ -26,6 +30,7 @@ _DURATION_QUESTION = re.compile(r"多长时间|多久|多少天|几天|多少日
 _DURATION = re.compile(r"(?:\d+|[一二两三四五六七八九十百]+)\s*个?(?:工作日|日|天|月|年|小时)")
 _INTERROGATIVE = re.compile(r"谁|什么|哪|怎|吗|呢|多少|几|是否|能否|可否")
 COVERAGE_THRESHOLD = 0.5
+HIERARCHY_STEP = 0.015
 
 
 @dataclass
@@ -110,10 +115,26 @@ class ExtractiveAnswerer:
         if not terms:
             return 0.0
         synonyms = synonyms or {}
-        weights = self.retriever.index.idf(terms)
+        # Dampened IDF: a rare word counts more, but a colloquial one the statutes never use (干活) must not
+        # outweigh the three legal words the sentence does contain.
+        weights = {t: math.sqrt(w) for t, w in self.retriever.index.idf(terms).items()}
         total = sum(weights.values())
         hit = sum(weights[t] for t in terms if t in text or any(s in text for s in synonyms.get(t, ())))
         return hit / total if total else 0.0
+
+    def _rank_of_law(self, chunk) -> float:
+        """A tie-break by the hierarchy of norms: when a law and a local regulation say the same, the law
+        is cited (法律 > 行政法规 > 地方性法规)."""
+        if chunk.doc_type == "law":
+            return HIERARCHY_STEP * 2
+        place = self.retriever.place
+        local = place is not None and chunk.title.startswith((place.province, place.city, *place.other_places))
+        return HIERARCHY_STEP if chunk.doc_type == "regulation" and not local else 0.0
+
+    def _matchable(self, term: str) -> bool:
+        """Leftover characters the segmenter glued into a non-word that no indexed text contains (咱们镇配了
+        → 镇配) say nothing, yet as the rarest "terms" they would outweigh every real one."""
+        return is_known_word(term) or self.retriever.index.document_frequency(term) > 0
 
     def synonyms(self, question: str, terms: list[str]) -> dict[str, list[str]]:
         """focus term → legal terms from every lexicon pattern that the term belongs to."""
@@ -144,7 +165,7 @@ class ExtractiveAnswerer:
         scored = []
         for i, ev in enumerate(evidence):
             statute = ev.chunk.doc_type in STATUTES
-            terms = focus_terms(question, [] if statute else [ev.chunk.title])
+            terms = [t for t in focus_terms(question, [] if statute else [ev.chunk.title]) if self._matchable(t)]
             synonyms = self.synonyms(question, terms)
             context = ev.chunk.heading + ev.chunk.title
             for sentence in sentences(ev.chunk.text):
@@ -152,7 +173,7 @@ class ExtractiveAnswerer:
                        + self.coverage(terms, sentence, synonyms) * 0.2)
                 if (wants_number and not numbers_in(sentence)) or (wants_duration and not _DURATION.search(sentence)):
                     cov *= 0.6
-                scored.append((cov - 0.02 * i, i, sentence))
+                scored.append((cov - 0.02 * i + self._rank_of_law(ev.chunk), i, sentence))
         scored.sort(key=lambda t: -t[0])
         return scored
 

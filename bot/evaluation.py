@@ -15,7 +15,10 @@ from pathlib import Path
 
 from .assistant import Assistant
 from .index import SearchFilter
+from .numerals import CN_NUMERAL, cn_to_int
 from .retrieval import normalize_question
+
+_ARTICLE = re.compile(rf"第({CN_NUMERAL}|\d+)条")
 
 
 def _section_key(text: str) -> str:
@@ -27,18 +30,21 @@ def load_items(path: Path) -> list[dict]:
 
 
 def _cited_correctly(item: dict, answer) -> bool:
-    if not item.get("source"):
+    """Every document the item names (several, separated by "；", for a comparison) is cited, at its
+    section: an outline path (一、（二）) for a report, an article (第十七条) for a statute."""
+    titles = [t for t in (item.get("source") or "").split("；") if t]
+    return all(any(_cites(item, title, source) for source in answer.sources) for title in titles)
+
+
+def _cites(item: dict, title: str, source) -> bool:
+    if title not in source.title:
+        return False
+    section = item.get("section")
+    if not section or section == "footer" and source.section_path == "文件信息":
         return True
-    for source in answer.sources:
-        if item["source"] not in source.title:
-            continue
-        section = item.get("section")
-        if not section or section == "footer" and source.section_path == "文件信息":
-            return True
-        key = _section_key(source.section_path)
-        if key == _section_key(section) or item.get("kind") == "list" and key.startswith(_section_key(section)):
-            return True
-    return False
+    if article := _ARTICLE.fullmatch(section):
+        return source.article_no == cn_to_int(article.group(1))
+    return _section_key(source.section_path).startswith(_section_key(section))  # 一、（二） holds 一、（二）1.
 
 
 def eval_answers(assistant: Assistant, items: list[dict]) -> dict:

@@ -108,8 +108,9 @@ class _SparseIndex:
         self._doc_names, self._doc_codes = np.unique(self.doc_id, return_inverse=True)
         self._bm25 = bm25
         vocab = bm25.vocab_dict if bm25 is not None else {}
-        counts = np.bincount(bm25.scores["indices"], minlength=len(vocab)) if vocab else np.zeros(0)
-        self._df = {term: int(counts[i]) for term, i in vocab.items()}
+        # bm25s keeps scores as a CSC matrix, one column per term: a term's document count is its column length
+        counts = np.diff(bm25.scores["indptr"]) if vocab else np.zeros(0)
+        self._df = {term: int(counts[i]) for term, i in vocab.items() if i < len(counts)}  # bm25s's "" has none
 
     @classmethod
     def load_or_build(cls, store: ChunkStore, folder: Path) -> _SparseIndex:
@@ -544,6 +545,10 @@ class KnowledgeIndex:
             df = sparse.document_frequency(term)
             weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else math.log(1 + n)
         return weights
+
+    def document_frequency(self, term: str) -> int:
+        """In how many chunks the term occurs (0: nothing indexed can match it)."""
+        return self.sparse.document_frequency(term)
 
     def sparse_search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:
         return self.sparse.search(tokens, flt, k)

@@ -179,7 +179,8 @@ def _report_document(
     if len(chunks) == 1:  # no outline found: plain paragraphs
         chunks += _plain_chunks(text, base, start=1)
     info = {k: v for k, v in {"doc_number": official.doc_number, "signer": official.signer,
-                              "recipient": official.recipient, "issue_date": official.issue_date}.items() if v}
+                              "recipient": official.recipient, "printed_by": official.printed_by,
+                              "issue_date": official.issue_date}.items() if v}
     return ParsedDocument(doc_id=doc_id, title=base["title"], doc_type=doc_type, audience=audience, source=source,
                           content_hash=content_hash(text), chunks=chunks, year=official.year,
                           issuer=official.issuer, info=info)

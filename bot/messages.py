@@ -29,14 +29,16 @@ INGEST_SUMMARY = "收录完成：新增 {added} 份，更新 {updated} 份，未
 INGEST_FAILED_LINE = "未收录 {file}：{reason}"
 
 NO_YEAR_DATA = "现有材料中没有{year}年的数据。"
+OTHER_TOWNSHIP = "现有材料是{own}的，没有关于{other}的内容。"
 NEAREST_YEAR_DATA = "以下是最接近的{year}年的材料："
 COMPUTED_DIFFERENCE = "（计算值：{later}年比{earlier}年{change}，由以上两个引用数字相减得出，请核对。）"
 CHANGE_MORE = "多{amount}"
 CHANGE_LESS = "少{amount}"
 CHANGE_SAME = "持平"
-HEADER_FACT = "《{title}》的{field}是{value}。"
-HEADER_FIELD_NAMES = {"doc_number": "文号", "signer": "签发人", "recipient": "主送机关", "issue_date": "印发日期",
-                      "title": "标题"}
+HEADER_FACT = "《{title}》的{facts}。"
+HEADER_FACT_ITEM = "{field}是{value}"
+HEADER_FIELD_NAMES = {"doc_number": "文号", "signer": "签发人", "recipient": "主送机关", "printed_by": "印发机关",
+                      "issue_date": "印发日期", "title": "标题"}
 OUTLINE_ANSWER = "《{title}》“{part}”部分共{count}项：{items}。"
 
 # ---- Telegram ----------------------------------------------------------------------------------

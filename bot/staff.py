@@ -28,11 +28,16 @@ _HEADER_FIELDS = (
     ("doc_number", re.compile(r"文号|发文字号|字号|编号")),
     ("signer", re.compile(r"签发")),
     ("recipient", re.compile(r"主送|报送给|报给|送给|发给哪|报送单位|报送对象")),
-    ("issue_date", re.compile(r"印发|成文日期|发文日期|哪天发|什么时候发|日期")),
+    ("printed_by", re.compile(r"印发机关|印发单位|印发部门|(哪个|哪家|什么)(部门|单位|机关|科室|办公室).{0,2}印|谁印")),
+    ("issue_date", re.compile(r"成文日期|发文日期|印发日期|印发时间|哪天|日期|什么时候|何时|几月几[日号]")),
     ("title", re.compile(r"标题|题目|全称|叫什么名|文件名")),
 )
 _OWN_DOCUMENT = re.compile(r"报告|文件|公文|材料|这份|那份")
 _LIST = re.compile(r"哪些|哪几|几项|几个方面|几方面|有什么|列了|列出|分为|分哪|包括什么|包括哪|都有啥")
+# A township named in a question (紫陵镇): words that end in 镇/乡 but name no particular one are not names.
+_TOWNSHIP = re.compile(r"([\u4e00-\u9fa5]{2})(镇|乡)(?!村|镇|里|上|政府|党委|干部|领导|街道|长)")
+_NOT_A_TOWNSHIP = re.compile(r"^(全|我|本|该|各|此|咱|俺|两|城|乡|村|集|小|大|古|市|县|的|在|和|与|及|到|个)"
+                             r"|(全|我|本|该|各|乡|们|城|下|返|回|家|老|异|故|他|外|市|重|名|小|集|村|古|两|点|特|强)$")
 _UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*(%|件|名|个|次|场次|份|人次|批次|篇|人|户|万元|元|项)")
 
 
@@ -55,24 +60,44 @@ class StaffAnswerer:
     def answers_by_rule(self, question: str) -> bool:
         """Questions about years, header facts or outline parts: answered here, not by a language model."""
         question = normalize_question(question)
-        return bool(resolve(question, self.today()) or _header_field(question) or _LIST.search(question))
+        return bool(resolve(question, self.today()) or _header_fields(question) or _LIST.search(question))
 
     def answer(self, question: str) -> Answer:
         question = normalize_question(question)
         timeframe = resolve(question, self.today())
         documents = [r for r in self.store.documents() if r.doc_type in OWN_TYPES]
-        if documents and (field := _header_field(question)):
-            return self._header_fact(question, field, timeframe, documents)
+        if documents and (fields := _header_fields(question)):
+            return self._header_fact(question, fields, timeframe, documents)
         if documents and _LIST.search(question) and (listed := self._outline(question, timeframe, documents)):
             return listed
+        if documents and (other := self._other_township(question, documents)):
+            own = self.retriever.place.township if self.retriever.place else documents[0].issuer
+            return Answer(question, "staff", messages.OTHER_TOWNSHIP.format(own=own, other=other), abstained=True)
+        years = sorted({r.year for r in documents if r.year})
+        if timeframe is None and len(years) > 1:
+            # No year named: the latest report speaks for "now" (its 组长, its 三项制度); an older one only
+            # when the latest says nothing on it.
+            latest = self.extractive.compose(question, "staff", self._gather(question, years[-1]))
+            if not latest.abstained and any(s.year == years[-1] for s in latest.sources):
+                return latest
         if timeframe is None or not documents:
             return self.extractive.answer(question, "staff")
-        years = sorted({r.year for r in documents if r.year})
         topic = without_time(question)
         parts = [self._for_year(topic, year, years) for year in timeframe.years]
         for part in parts:
             part.question = question
         return self._combine(question, timeframe, parts)
+
+    def _other_township(self, question: str, documents: list[DocumentRecord]) -> str | None:
+        """A township the question names that is not ours and that none of our documents mentions."""
+        own = self.retriever.place.township if self.retriever.place else ""
+        for match in _TOWNSHIP.finditer(question):
+            name = match.group(0)
+            if _NOT_A_TOWNSHIP.search(match.group(1)) or (own and name == own):
+                continue
+            if not any(name in c.text or name in c.title for d in documents for c in self.store.chunks_of(d.doc_id)):
+                return name
+        return None
 
     # ---- figures by year ----------------------------------------------------------------------
     def _for_year(self, question: str, year: int, available: list[int]) -> Answer:
@@ -147,17 +172,20 @@ class StaffAnswerer:
                                                    change=change.format(amount=amount))
 
     # ---- header facts -------------------------------------------------------------------------
-    def _header_fact(self, question: str, field: str, timeframe: Timeframe | None,
+    def _header_fact(self, question: str, fields: list[str], timeframe: Timeframe | None,
                      documents: list[DocumentRecord]) -> Answer:
+        """Each header field asked for (签发人和文号 → both), from the parsed header, cited to it."""
         document = self._document(question, timeframe, documents)
         if document is None:
             years = "、".join(str(y) for y in timeframe.years) if timeframe else ""
             return Answer(question, "staff", messages.NO_YEAR_DATA.format(year=years), abstained=True)
-        value = document.title if field == "title" else document.info.get(field, "")
+        values = {f: document.title if f == "title" else document.info.get(f, "") for f in fields}
         header = next((c for c in self.store.chunks_of(document.doc_id) if c.section_path == "文件信息"), None)
-        if not value or header is None:
+        known = [messages.HEADER_FACT_ITEM.format(field=messages.HEADER_FIELD_NAMES[f], value=v)
+                 for f, v in values.items() if v]
+        if not known or header is None:
             return Answer(question, "staff", messages.NOT_FOUND, abstained=True)
-        text = messages.HEADER_FACT.format(title=document.title, field=messages.HEADER_FIELD_NAMES[field], value=value)
+        text = messages.HEADER_FACT.format(title=document.title, facts="，".join(known))
         return Answer(question, "staff", text + "[1]", [source_of(1, Evidence(header, 1.0))])
 
     def _document(self, question: str, timeframe: Timeframe | None,
@@ -175,9 +203,11 @@ class StaffAnswerer:
                  documents: list[DocumentRecord]) -> Answer | None:
         """The headings under the top-level part whose own heading the question names (二、存在的主要问题
         → its （一）（二）（三）), each cited to its section."""
-        asked = _bigrams(question)
+        # The lexicon's words count (短板 → 问题 不足); the title's do not (法治政府建设 names every part).
+        wanted = _bigrams(question + "".join(self.retriever.lexicon.expand(question)))
         best: tuple[int, list[Chunk], str] | None = None
         for document in sorted(documents, key=lambda d: -d.year):
+            asked = wanted - _bigrams(document.title)
             parts: dict[str, list[Chunk]] = {}
             for chunk in self.store.chunks_of(document.doc_id):
                 top, _, rest = chunk.heading.partition(" / ")
@@ -212,8 +242,10 @@ def _bigrams(text: str) -> set[str]:
     return {text[i:i + 2] for i in range(len(text) - 1)}
 
 
-def _header_field(question: str) -> str | None:
-    """Which header field a question about one of our documents asks for (文号, 签发人 …), if any."""
+def _header_fields(question: str) -> list[str]:
+    """The header fields a question about one of our documents asks for (文号, 签发人 …), in the order of
+    the header; a bare 印发 (“哪天印发的” aside) asks for the date."""
     if not _OWN_DOCUMENT.search(question):
-        return None
-    return next((name for name, cue in _HEADER_FIELDS if cue.search(question)), None)
+        return []
+    fields = [name for name, cue in _HEADER_FIELDS if cue.search(question)]
+    return fields or (["issue_date"] if "印发" in question else [])

@@ -82,3 +82,38 @@ def test_list_questions_get_the_headings_of_the_part(two_years: Assistant) -> No
         assert heading in answer.text
     assert [s.section_path for s in answer.sources] == ["二、（一）", "二、（二）", "二、（三）"]
     assert all(s.year == 2024 for s in answer.sources)
+
+
+def test_named_years_win_over_a_span_and_short_years_count() -> None:
+    assert resolve("调解成功率这两年（2023、2024）对比一下", TODAY).years == (2023, 2024)
+    assert resolve("23年群众满意度是多少", TODAY).years == (2023,)
+    assert resolve("干了12年", TODAY) is None and resolve("柏政（2025）14号", TODAY) is None
+
+
+def test_no_year_named_means_the_latest_report(two_years: Assistant) -> None:
+    answer = two_years.ask("法治建设工作领导小组的组长由谁担任？")
+    assert "镇党委书记" in answer.text and answer.text.startswith("2024年")
+    assert {s.year for s in answer.sources} == {2024}
+
+
+def test_another_township_is_not_answered_from_ours(two_years: Assistant) -> None:
+    answer = two_years.ask("紫陵镇2024年化解了多少件矛盾纠纷？")
+    assert answer.abstained and "紫陵镇" in answer.text and "62" not in answer.render()
+    assert not two_years.ask("柏香镇2024年化解了多少件矛盾纠纷？").abstained
+
+
+def test_several_header_fields_in_one_question(two_years: Assistant) -> None:
+    answer = two_years.ask("2023年度法治政府建设报告的签发人和文号分别是什么？")
+    assert "李明" in answer.text and "柏政〔2024〕9号" in answer.text
+    answer = two_years.ask("2024年的法治报告是哪个部门印发的，哪天印的？")
+    assert "柏香镇党政办公室" in answer.text and "2025年3月3日" in answer.text
+
+
+def test_words_the_segmenter_made_up_do_not_sink_an_answer(two_years: Assistant) -> None:
+    answer = two_years.ask("2023年咱们镇配了多少名人民调解员？")  # 咱们镇配了 → 镇配
+    assert "198" in answer.text and answer.text.startswith("2023年")
+
+
+def test_a_time_limit_question_gets_the_sentence_with_the_limit(two_years: Assistant) -> None:
+    answer = two_years.ask("调解协议达成后，双方想申请司法确认，最迟要在多长时间内提出？")
+    assert "三十日" in answer.text and answer.sources[0].title == "中华人民共和国人民调解法"
