@@ -163,8 +163,10 @@ class ExtractiveAnswerer:
         wants_number = bool(_NUMBER_QUESTION.search(question))
         wants_duration = bool(_DURATION_QUESTION.search(question))
         scored = []
+        ranks = {True: 0, False: 0}  # rank among its own kind: staff evidence lists documents, then statutes
         for i, ev in enumerate(evidence):
             statute = ev.chunk.doc_type in STATUTES
+            rank, ranks[statute] = ranks[statute], ranks[statute] + 1
             terms = [t for t in focus_terms(question, [] if statute else [ev.chunk.title]) if self._matchable(t)]
             synonyms = self.synonyms(question, terms)
             context = ev.chunk.heading + ev.chunk.title
@@ -173,7 +175,7 @@ class ExtractiveAnswerer:
                        + self.coverage(terms, sentence, synonyms) * 0.2)
                 if (wants_number and not numbers_in(sentence)) or (wants_duration and not _DURATION.search(sentence)):
                     cov *= 0.6
-                scored.append((cov - 0.02 * i + self._rank_of_law(ev.chunk), i, sentence))
+                scored.append((cov - 0.02 * rank + self._rank_of_law(ev.chunk), i, sentence))
         scored.sort(key=lambda t: -t[0])
         return scored
 
