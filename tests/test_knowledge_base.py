@@ -213,3 +213,16 @@ def test_langchain_retriever_gives_cited_documents(assistant: Assistant) -> None
     assert all(d.metadata["audience"] == "public" for d in public)
     staff = HybridRetriever(retriever=assistant.retriever, audience="staff", k=5).invoke("便民服务事项办了多少件")
     assert any(d.metadata["doc_type"] == "report" for d in staff)
+
+
+def test_document_frequencies_count_the_chunks_holding_a_term(assistant: Assistant) -> None:
+    """Coverage weighs question words by how rare they are: the count must be of chunks, per term."""
+    rows = assistant.index.store.all_tokens()
+    holding: dict[str, int] = {}
+    for _, tokens, _ in rows:
+        for term in set(tokens.split()):
+            holding[term] = holding.get(term, 0) + 1
+    by_count = sorted(holding, key=lambda t: (-holding[t], t))
+    for term in (*by_count[:3], by_count[len(by_count) // 2], by_count[-1], "调解", "继承"):
+        assert assistant.index.document_frequency(term) == holding[term] > 0
+    assert assistant.index.document_frequency("从未出现的词") == 0

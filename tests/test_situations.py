@@ -201,12 +201,12 @@ def test_retrieval_agreement_reorders_close_situations(catalogue) -> None:
 
 
 def test_confidence_gate_says_so_and_shows_little(full: Assistant) -> None:
-    """A legal-sounding question no situation or article covers: say so plainly, show at most two
-    articles, still give the way to help (12348, 调解委员会)."""
+    """A legal-sounding question no situation or article covers: say so plainly, show at most three
+    possibly relevant articles, still give the way to help (12348, 调解委员会)."""
     answer = full.ask("外星人在俺地里降落了算不算侵权，能找谁赔", "public")
     assert "【简单回答】" not in answer.text
     assert answer.text.startswith(("没有找到", "以下规定可能"))
-    assert len(answer.sources) <= 2
+    assert len(answer.sources) <= 3
     assert "12348" in answer.text and "人民调解委员会" in answer.text
 
 
