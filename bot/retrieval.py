@@ -16,7 +16,7 @@ from .index import KnowledgeIndex, SearchFilter
 from .model import STATUTES, Audience, Chunk, in_force
 from .numerals import CN_NUMERAL, cn_to_int
 from .places import Place, load_place
-from .text import tokenize
+from .text import tokenize, words
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon"
 MAX_LAW_WEIGHT = 0.5  # half the fused scale: a prior may reorder near ties, never bury a clear match
@@ -229,6 +229,17 @@ class Retriever:
         current = next((c for c in found if in_force(c.status)), None)
         return ArticleReference(title or law, number, found[0] if found else None, current)
 
+    def _query_tokens(self, question: str) -> list[str]:
+        """The question's words for BM25. A colloquial word that no indexed text uses (调委会) is carried by
+        the lexicon's legal terms; the pieces the segmenter also cuts from it (委会) would only match
+        unrelated text (常委会), so they are left out."""
+        tokens = tokenize(question)
+        for parts, _ in self.lexicon.matches(question):
+            for part in parts:
+                if len(part) > 2 and self.index.document_frequency(part) == 0:
+                    tokens = [t for t in tokens if t == part or t not in part]
+        return tokens
+
     def fuse(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]]) -> dict[str, list[float]]:
         """Convex combination of normalised scores: unlike rank fusion it keeps how *sure* each side is,
         so one decisive BM25 hit (a rare term) is not flattened by twenty near-equal cosine scores."""
@@ -254,7 +265,11 @@ class Retriever:
         exact = [r.current or r.chunk for r in self.article_references(question)]
         exact = [c for c in exact if c is not None and flt.allows(c)]
         expansion = self.lexicon.expand(question)
-        tokens = tokenize(question) + [t for t in expansion if t not in question]
+        tokens = self._query_tokens(question)
+        for term in expansion:  # a legal term is matched as the indexed word it is, else by its words
+            if term not in question:
+                tokens += [t for t in ([term] if self.index.document_frequency(term) else words(term))
+                           if t not in tokens]
         dense = self.index.dense_search(question, flt, self.candidates)
         sparse = self.index.sparse_search(tokens, flt, self.candidates)
         fused = self.fuse(dense, sparse)

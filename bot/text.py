@@ -89,6 +89,12 @@ def is_known_word(token: str) -> bool:
     return bool(_segmenter.FREQ.get(token))
 
 
+def words(text: str) -> list[str]:
+    """Precise-mode words of a short phrase (人民调解委员会 → 人民调解, 委员会), not search mode's overlapping
+    pieces: what a phrase that is no single indexed word is made of."""
+    return [w for w in _segmenter.lcut(text) if len(w) > 1 and w not in STOPWORDS]
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
