@@ -43,10 +43,7 @@ def run_round(emulator: TelegramEmulator, bot: TelegramBot, users: int, per_user
             started = time.perf_counter()
             try:
                 emulator.send_message(uid, uid, QUESTIONS[(uid + i) % len(QUESTIONS)] + f"（{i}）")
-                newest = emulator.wait_until(
-                    lambda seen=last_seen: max((m.message_id for m in emulator.bot_messages(uid)
-                                                if m.message_id > seen), default=0),
-                    timeout=300, what=f"reply to user {uid}")
+                newest = emulator.wait_for_bot_message(uid, last_seen, timeout=300)
             except Exception as exc:  # a lost reply or a harness failure is what this run measures
                 with lock:
                     problems.append(f"user {uid} message {i}: {exc!r}")

@@ -298,6 +298,15 @@ class TelegramEmulator:
 
         return self.wait_until(enough, timeout, f"{count} bot message(s) in chat {chat_id}")
 
+    def wait_for_bot_message(self, chat_id: int, after: int, timeout: float = 30.0) -> int:
+        """The id of the bot's newest message in the chat once it is newer than `after` (a long poll held by
+        the emulator: no polling traffic); raises TimeoutError after `timeout` seconds."""
+        params = {"token": self.token, "chat_id": chat_id, "after": after, "timeout": timeout}
+        newest = _result(self._client.get("/harness/waitBotMessage", params=params, timeout=timeout + 10))["message_id"]
+        if not newest:
+            raise TimeoutError(f"timed out after {timeout}s waiting for a reply in chat {chat_id}")
+        return newest
+
     def wait_until(self, condition: Callable[[], T], timeout: float = 5.0, what: str = "condition") -> T:
         """Polls `condition` until it returns something truthy, and returns that."""
         deadline = time.monotonic() + timeout

@@ -466,6 +466,26 @@ app.get('/harness/botMessages', (req, res) => ok(res, server.storage.botMessages
     };
   })));
 
+// Long poll: answers as soon as the bot has sent the chat a message newer than `after` (or after `timeout`
+// seconds with message_id 0). Load runs wait here instead of polling /harness/botMessages, whose scans of
+// every stored message would otherwise eat the CPU the bot is measured on. Newest messages are at the end.
+app.get('/harness/waitBotMessage', (req, res) => {
+  const after = Number(req.query.after ?? 0);
+  const deadline = Date.now() + 1000 * Number(req.query.timeout ?? 30);
+  const check = () => {
+    const all = server.storage.botMessages;
+    for (let i = all.length - 1; i >= 0 && all[i].messageId > after; i -= 1) {
+      const entry = all[i];
+      if (entry.botToken === req.query.token && String(entry.message.chat_id) === req.query.chat_id) {
+        return ok(res, { message_id: entry.messageId });
+      }
+    }
+    if (Date.now() > deadline) return ok(res, { message_id: 0 });
+    return setTimeout(check, 2);
+  };
+  check();
+});
+
 app.get('/harness/files/:fileId', (req, res) => {
   const file = files.get(req.params.fileId);
   if (!file) return fail(res, 'Not Found', 404);
