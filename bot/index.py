@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 COLLECTION = "fazhi_chunks"
 BUNDLED_CACHE_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "cache"
 _CHROMA_BATCH = 2000
+_MASK_CACHE = 64  # filters kept per index state (audience × type × year combinations)
+_STORE_CHECK_S = 0.1  # how stale the in-memory indexes may be after another process's ingest
 _TOKENIZE_BATCH = 8000  # chunks segmented together (on every core) before they are written
 
 
@@ -107,6 +110,7 @@ class _SparseIndex:
         # string columns as codes: a filter on types or documents is then a table lookup, not a string scan
         self._type_names, self._type_codes = np.unique(self.doc_type, return_inverse=True)
         self._doc_names, self._doc_codes = np.unique(self.doc_id, return_inverse=True)
+        self._masks: dict[tuple, np.ndarray] = {}
         self._bm25 = bm25
         vocab = bm25.vocab_dict if bm25 is not None else {}
         # bm25s keeps scores as a CSC matrix, one column per term: a term's document count is its column length
@@ -170,6 +174,15 @@ class _SparseIndex:
         return self._df.get(term, 0)
 
     def mask(self, flt: SearchFilter) -> np.ndarray:
+        """The rows a filter allows; the few filters questions use are computed once per index state."""
+        key = (flt.audience, flt.doc_types, flt.year, flt.current_only, flt.doc_ids, flt.exclude_doc_ids)
+        if (cached := self._masks.get(key)) is None:
+            cached = self._masks[key] = self._compute_mask(flt)
+            while len(self._masks) > _MASK_CACHE:
+                self._masks.pop(next(iter(self._masks)))
+        return cached
+
+    def _compute_mask(self, flt: SearchFilter) -> np.ndarray:
         mask = np.ones(len(self.ids), dtype=bool)
         if flt.audience == "public":
             mask &= self.audience
@@ -283,7 +296,8 @@ class KnowledgeIndex:
         self._sparse: _SparseIndex | None = None
         self._dense: _DenseMatrix | None = None
         self._query_vectors: dict[str, list[float]] = {}
-        self._titles: tuple[int, dict[str, str]] | None = None
+        self._titles: tuple[int, list[str]] | None = None
+        self._store_checked = -math.inf
         self._lock = threading.RLock()
 
     # ---- components, created on first use --------------------------------------------------
@@ -355,10 +369,20 @@ class KnowledgeIndex:
 
     @property
     def sparse(self) -> _SparseIndex:
+        """BM25 and the filter columns. Whether the store changed is asked at most every 0.1 s (a question
+        reads this hundreds of times); this index's own writes are seen at once, another process's within
+        that tenth of a second."""
         with self._lock:
-            if self._sparse is None or self._sparse.version != self.store.version:
-                self._sparse = _SparseIndex.load_or_build(self.store, self._directory / "bm25")
+            now = time.monotonic()
+            if self._sparse is None or now - self._store_checked > _STORE_CHECK_S:
+                self._store_checked = now
+                if self._sparse is None or self._sparse.version != self.store.version:
+                    self._sparse = _SparseIndex.load_or_build(self.store, self._directory / "bm25")
             return self._sparse
+
+    def _store_changed(self) -> None:
+        """Called after this index writes: the next read checks the store's version."""
+        self._store_checked = -math.inf
 
     @property
     def dense(self) -> _DenseMatrix:
@@ -431,6 +455,7 @@ class KnowledgeIndex:
                     self._put_documents(batch, tokenize_all, known, report)
                     batch = []
             self._put_documents(batch, tokenize_all, known, report)
+        self._store_changed()
         return report
 
     def _put_documents(self, documents: list[ParsedDocument], tokenize_all: ParallelTokenizer,
@@ -461,6 +486,7 @@ class KnowledgeIndex:
 
     def _drop(self, doc_id: str) -> None:
         self._delete_vectors(self.store.delete_document(doc_id))
+        self._store_changed()
 
     def _mark_superseded(self) -> None:
         """Of several versions of one regulation, only the newest is current (LawRefBook keeps them all)."""
@@ -474,6 +500,7 @@ class KnowledgeIndex:
                 wanted = CURRENT if i == 0 else "历史版本"
                 if record.status != wanted:
                     self.store.set_status(record.doc_id, wanted)
+                    self._store_changed()
 
     # ---- vectors ---------------------------------------------------------------------------
     def sync_vectors(self, limit: int | None = None, cached_only: bool = False) -> int:
@@ -573,10 +600,11 @@ class KnowledgeIndex:
         with self._lock:
             sparse = self.sparse
             if self._titles is None or self._titles[0] != sparse.version:
-                self._titles = (sparse.version, {r.doc_id: r.title for r in self.store.documents()})
-            by_doc = self._titles[1]
+                by_doc = {r.doc_id: r.title for r in self.store.documents()}
+                self._titles = (sparse.version, [by_doc.get(d, "") for d in sparse.doc_id.tolist()])
+            by_row = self._titles[1]
         rows = sparse.rows
-        return {cid: by_doc.get(str(sparse.doc_id[rows[cid]]), "") for cid in chunk_ids if cid in rows}
+        return {cid: by_row[rows[cid]] for cid in chunk_ids if cid in rows}
 
     def export_statute_vectors(self, doc_type: str, path: Path) -> int:
         """Write the vectors of every embedded article of one statute type (national laws, regulations) as a
