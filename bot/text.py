@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -67,20 +68,28 @@ class ParallelTokenizer:
             self._pool.shutdown()
             self._pool = None
 
-    def __call__(self, texts: list[str]) -> list[list[str]]:
+    def __call__(self, texts: list[str]) -> Iterator[list[str]]:
+        """Each text's tokens, in order, as they are ready (a caller writes each document as soon as its
+        chunks are done: a kill loses at most the document being written)."""
         if len(texts) < self.min_batch or self.workers < 2:
-            return [tokenize(t) for t in texts]
+            return (tokenize(t) for t in texts)
+        return self._in_workers(texts)
+
+    def _in_workers(self, texts: list[str]) -> Iterator[list[str]]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        done = 0
         try:
-            return list(self._pool.map(tokenize, texts, chunksize=max(1, len(texts) // (self.workers * 8))))
+            for tokens in self._pool.map(tokenize, texts, chunksize=max(1, len(texts) // (self.workers * 8))):
+                done += 1
+                yield tokens
         except BrokenProcessPool:  # a worker could not start (e.g. a parent run from stdin): one core then
             self.workers = 1
-            return [tokenize(t) for t in texts]
+            yield from (tokenize(t) for t in texts[done:])
 
 
 def is_known_word(token: str) -> bool:

@@ -46,5 +46,5 @@ def test_parallel_tokenizer_gives_the_same_tokens() -> None:
     """Setup segments large batches in spawned worker processes: same tokens, same order."""
     texts = [t for s in load_catalogue().situations[:40] for t in s.texts]
     with text.ParallelTokenizer(min_batch=1) as tokenize_all:
-        assert tokenize_all(texts) == [text.tokenize(t) for t in texts]
+        assert list(tokenize_all(texts)) == [text.tokenize(t) for t in texts]
         assert tokenize_all._pool is not None and tokenize_all.workers >= 2 or (os.cpu_count() or 1) < 2
