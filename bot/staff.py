@@ -83,7 +83,7 @@ class StaffAnswerer:
         if timeframe is None or not documents:
             return self.extractive.answer(question, "staff")
         topic = without_time(question)
-        parts = [self._for_year(topic, year, years) for year in timeframe.years]
+        parts = [self._for_year(topic, year, years, timeframe.years) for year in timeframe.years]
         for part in parts:
             part.question = question
         return self._combine(question, timeframe, parts)
@@ -100,8 +100,9 @@ class StaffAnswerer:
         return None
 
     # ---- figures by year ----------------------------------------------------------------------
-    def _for_year(self, question: str, year: int, available: list[int]) -> Answer:
-        """The answer from that year's documents; with none, say so first, then the nearest year's."""
+    def _for_year(self, question: str, year: int, available: list[int], asked: tuple[int, ...] = ()) -> Answer:
+        """The answer from that year's documents; with none, say so first, then the nearest year's (unless
+        that year is asked about too: a comparison then shows it once, under its own year)."""
         if year in available:
             return self.extractive.compose(question, "staff", self._gather(question, year))
         if planned := self._documents_naming(year):  # last year's report holds this year's plan
@@ -114,6 +115,8 @@ class StaffAnswerer:
         if not available:
             return Answer(question, "staff", note, abstained=True)
         nearest = min(available, key=lambda y: (abs(y - year), -y))
+        if nearest in asked:
+            return Answer(question, "staff", note, abstained=True)
         found = self.extractive.compose(question, "staff", self._gather(question, nearest, laws=False))
         if found.abstained:
             return Answer(question, "staff", note, abstained=True)

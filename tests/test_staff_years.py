@@ -117,3 +117,10 @@ def test_words_the_segmenter_made_up_do_not_sink_an_answer(two_years: Assistant)
 def test_a_time_limit_question_gets_the_sentence_with_the_limit(two_years: Assistant) -> None:
     answer = two_years.ask("调解协议达成后，双方想申请司法确认，最迟要在多长时间内提出？")
     assert "三十日" in answer.text and answer.sources[0].title == "中华人民共和国人民调解法"
+
+
+def test_comparison_with_a_year_missing_shows_the_other_once(built_data_dir: Path) -> None:
+    one_year = make_assistant(built_data_dir, today=TODAY)
+    answer = one_year.ask("持证执法人员2023年和2024年分别是多少，有变化吗？")
+    assert answer.text.startswith("现有材料中没有2023年的数据。")
+    assert answer.text.count("37名") == 1 and "计算值" not in answer.text
