@@ -29,6 +29,7 @@ INGEST_SUMMARY = "收录完成：新增 {added} 份，更新 {updated} 份，未
 INGEST_FAILED_LINE = "未收录 {file}：{reason}"
 
 NO_YEAR_DATA = "现有材料中没有{year}年的数据。"
+KNOWLEDGE_DATA_ERROR = "知识数据有误：{error}\n请改正 knowledge/ 下的这个文件后再运行。"
 OTHER_TOWNSHIP = "现有材料是{own}的，没有关于{other}的内容。"
 NEAREST_YEAR_DATA = "以下是最接近的{year}年的材料："
 COMPUTED_DIFFERENCE = "（计算值：{later}年比{earlier}年{change}，由以上两个引用数字相减得出，请核对。）"

@@ -4,7 +4,10 @@ confidence gates, emergency routing, and the “您问的是…” choice."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ from bot.model import STATUTES
 from bot.situation_index import AGREEMENT_BONUS, SituationIndex, SituationMatch
 from bot.situations import SITUATIONS_DIR, SituationDataError, laws_db_status, load_catalogue
 
-from .conftest import make_assistant
+from .conftest import ROOT, make_assistant
 
 EMERGENCY_PHRASINGS = Path(__file__).parent / "data" / "emergency_phrasings.json"
 # The domains the issue lists; every one needs situations.
@@ -265,3 +268,15 @@ def test_two_close_situations_are_offered_as_a_choice(tmp_path: Path, full_assis
     assert answer.text.startswith("您问的是")
     chosen = assistant.answer_situation("tree-fell-on-house", answer.question)
     assert "所有人、管理人或者使用人" in chosen.text and not chosen.choices
+
+
+def test_a_broken_situation_file_is_named_in_chinese_by_the_cli(built_data_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "situations"
+    shutil.copytree(SITUATIONS_DIR, broken)
+    family = broken / "family.toml"
+    family.write_text(family.read_text(encoding="utf-8").replace('id = "', "id = 7 #", 1), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "bot.channels.cli", "--data-dir", str(built_data_dir), "situations"],
+                         capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "FAZHI_SITUATIONS_DIR": str(broken)})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "知识数据有误：family.toml" in out.stderr

@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from .. import messages
 from ..config import Settings, load_settings
 from ..logs import configure_logging
+from ..places import PlaceDataError
+from ..situations import SituationDataError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -409,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         first = exc.errors()[0]
         print(f"配置错误：FAZHI_{str(first['loc'][0]).upper()} — {first['msg']}", file=sys.stderr)
+        return 2
+    except (SituationDataError, PlaceDataError) as exc:  # knowledge/ files a reviewer edited
+        print(messages.KNOWLEDGE_DATA_ERROR.format(error=exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("已中断。已收录的内容保持可用；再次运行会从中断处继续。", file=sys.stderr)
