@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import messages
 from .index import SearchFilter
-from .model import STATUTES, Audience
+from .model import STATUTES, Audience, Chunk
 from .retrieval import Evidence, Retriever, normalize_question
 from .text import is_known_word, numbers_in, sentences, tokenize
 
@@ -122,7 +122,7 @@ class ExtractiveAnswerer:
         hit = sum(weights[t] for t in terms if t in text or any(s in text for s in synonyms.get(t, ())))
         return hit / total if total else 0.0
 
-    def _rank_of_law(self, chunk) -> float:
+    def _rank_of_law(self, chunk: Chunk) -> float:
         """A tie-break by the hierarchy of norms: when a law and a local regulation say the same, the law
         is cited (法律 > 行政法规 > 地方性法规)."""
         if chunk.doc_type == "law":

@@ -157,6 +157,7 @@ class Retriever:
 
     @cached_property
     def _title_word_counts(self) -> dict[str, int]:
+        """title word → how many statutes' titles have it."""
         counts: dict[str, int] = {}
         for title in {r.title for r in self.index.store.documents() if r.doc_type in STATUTES}:
             for word in _title_words(title):
