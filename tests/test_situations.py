@@ -21,6 +21,8 @@ from bot.situations import SITUATIONS_DIR, SituationDataError, laws_db_status, l
 from .conftest import ROOT, make_assistant
 
 EMERGENCY_PHRASINGS = Path(__file__).parent / "data" / "emergency_phrasings.json"
+# a second set, written later by someone who had not seen the rules (typos, 繁體, kidnapping, trapped in a car …)
+EMERGENCY_PHRASINGS_BLIND = Path(__file__).parent / "data" / "emergency_phrasings_blind.json"
 # The domains the issue lists; every one needs situations.
 DOMAINS = ("婚姻家庭", "继承", "赡养", "土地", "相邻", "借贷", "劳动", "交通事故", "消费", "人身伤害",
            "名誉", "动物", "未成年人", "村务", "行政", "社会保障", "诈骗", "法律援助")
@@ -213,8 +215,9 @@ def test_confidence_gate_says_so_and_shows_little(full: Assistant) -> None:
     assert "12348" in answer.text and "人民调解委员会" in answer.text
 
 
-def test_emergencies_go_to_110_first_and_others_do_not(full: Assistant) -> None:
-    phrasings = json.loads(EMERGENCY_PHRASINGS.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("path", [EMERGENCY_PHRASINGS, EMERGENCY_PHRASINGS_BLIND], ids=["first", "blind"])
+def test_emergencies_go_to_110_first_and_others_do_not(full: Assistant, path: Path) -> None:
+    phrasings = json.loads(path.read_text(encoding="utf-8"))
     assert len(phrasings["emergency"]) >= 30 and len(phrasings["not_emergency"]) >= 30
     missed = []
     for question in phrasings["emergency"]:
