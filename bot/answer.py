@@ -128,7 +128,7 @@ class ExtractiveAnswerer:
         if chunk.doc_type == "law":
             return HIERARCHY_STEP * 2
         place = self.retriever.place
-        local = place is not None and chunk.title.startswith((place.province, place.city, *place.other_places))
+        local = place is not None and place.local(chunk.title)
         return HIERARCHY_STEP if chunk.doc_type == "regulation" and not local else 0.0
 
     def _matchable(self, term: str) -> bool:

@@ -25,10 +25,23 @@ class Place:
     province: str
     other_places: tuple[str, ...]
 
+    def maker(self, title: str) -> str | None:
+        """The other place whose regulation this is (《郑州市…条例》 → 郑州市), if it is one."""
+        return next((p for p in self.other_places if title.startswith(p)), None)
+
+    @staticmethod
+    def named(place: str, question: str) -> bool:
+        return place.removesuffix("市") in question
+
     def foreign(self, title: str, question: str = "") -> bool:
         """A regulation of another place, not named in the question (a clerk asking about 郑州市's rules
         on purpose still gets them)."""
-        return any(title.startswith(p) and p.removesuffix("市") not in question for p in self.other_places)
+        maker = self.maker(title)
+        return maker is not None and not self.named(maker, question)
+
+    def local(self, title: str) -> bool:
+        """A local regulation (this province's, this city's or another place's), not a national one."""
+        return title.startswith((self.province, self.city)) or self.maker(title) is not None
 
 
 def load_place(path: Path = PLACE_FILE) -> Place | None:

@@ -171,16 +171,18 @@ class Retriever:
         return frozenset(w for w in _title_words(title) if counts.get(w, 0) <= DISTINCTIVE_TITLE_COUNT)
 
     @cached_property
-    def _other_places_regulations(self) -> dict[str, str]:
-        """doc id → title of the regulations another place made (they do not apply here)."""
-        if self.place is None:
-            return {}
-        return {r.doc_id: r.title for r in self.index.store.documents()
-                if r.doc_type == "regulation" and self.place.foreign(r.title)}
+    def _other_places_regulations(self) -> dict[str, tuple[str, ...]]:
+        """other place → doc ids of the regulations it made (they do not apply here)."""
+        by_place: dict[str, list[str]] = {}
+        for record in self.index.store.documents():
+            if self.place is not None and record.doc_type == "regulation" and (maker := self.place.maker(record.title)):
+                by_place.setdefault(maker, []).append(record.doc_id)
+        return {place: tuple(ids) for place, ids in by_place.items()}
 
     def not_applicable(self, question: str) -> tuple[str, ...]:
         """Other places' regulations, unless the question names the place."""
-        return tuple(d for d, title in self._other_places_regulations.items() if self.place.foreign(title, question))
+        return tuple(d for place, ids in self._other_places_regulations.items()
+                     if not self.place.named(place, question) for d in ids)
 
     def refresh(self) -> None:
         self.__dict__.pop("_law_titles", None)

@@ -71,7 +71,7 @@ class StaffAnswerer:
         if documents and _LIST.search(question) and (listed := self._outline(question, timeframe, documents)):
             return listed
         if documents and (other := self._other_township(question, documents)):
-            own = self.retriever.place.township if self.retriever.place else documents[0].issuer
+            own = self._township or documents[0].issuer
             return Answer(question, "staff", messages.OTHER_TOWNSHIP.format(own=own, other=other), abstained=True)
         years = sorted({r.year for r in documents if r.year})
         if timeframe is None and len(years) > 1:
@@ -88,12 +88,16 @@ class StaffAnswerer:
             part.question = question
         return self._combine(question, timeframe, parts)
 
+    @property
+    def _township(self) -> str:
+        """Ours, from knowledge/place.toml ("" without it)."""
+        return self.retriever.place.township if self.retriever.place else ""
+
     def _other_township(self, question: str, documents: list[DocumentRecord]) -> str | None:
         """A township the question names that is not ours and that none of our documents mentions."""
-        own = self.retriever.place.township if self.retriever.place else ""
         for match in _TOWNSHIP.finditer(question):
             name = match.group(0)
-            if _NOT_A_TOWNSHIP.search(match.group(1)) or (own and name == own):
+            if _NOT_A_TOWNSHIP.search(match.group(1)) or name == self._township:
                 continue
             if not any(name in c.text or name in c.title for d in documents for c in self.store.chunks_of(d.doc_id)):
                 return name
