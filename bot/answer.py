@@ -23,7 +23,7 @@ _FRAME_WORDS = frozenset(
      "一般", "最迟", "最晚", "最长", "多长", "长时间", "多长时间", "多久", "以后", "之后", "以内", "之内", "内", "天内",
      "日内", "拿出", "镇里"]
 )
-_NUMBER_QUESTION = re.compile(r"多少|几[个次件名人场份批项]?|数量|数目|比例|百分之|办理量")
+_NUMBER_QUESTION = re.compile(r"多少|几[个次件名人场份批项]?|数量|数目|比例|百分之|办理量|人数|件数|次数|户数|个数")
 _YEAR = re.compile(r"^\d{4}年?$")
 # "多长时间内…" asks for a time limit: the sentence that answers it states one (30日内, 六十日, 1年)
 _DURATION_QUESTION = re.compile(r"多长时间|多久|多少天|几天|多少日|几日|多少个?工作日|几个工作日|几个月|多少个月|期限|时限|时效")

@@ -124,3 +124,9 @@ def test_comparison_with_a_year_missing_shows_the_other_once(built_data_dir: Pat
     answer = one_year.ask("持证执法人员2023年和2024年分别是多少，有变化吗？")
     assert answer.text.startswith("现有材料中没有2023年的数据。")
     assert answer.text.count("37名") == 1 and "计算值" not in answer.text
+
+
+def test_a_change_in_a_count_is_answered_with_the_figures(two_years: Assistant) -> None:
+    """人数 asks for a number: 人民调解法's “人数较少民族” shares the word, not the answer."""
+    answer = two_years.ask("2023年和2024年人民调解员人数有什么变化？")
+    assert "198" in answer.text and "210" in answer.text and "人数较少" not in answer.text
