@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import messages
-from .answer import COVERAGE_THRESHOLD, Answer, ExtractiveAnswerer, source_of
+from .answer import COVERAGE_THRESHOLD, Answer, ExtractiveAnswerer, focus_terms, source_of
 from .model import CURRENT, STATUTES
 from .retrieval import Evidence, normalize_question
 from .situation_index import (
@@ -45,6 +45,7 @@ QUOTE_LIMIT = 150
 # staff answers, whose questions use the documents' own vocabulary.
 CONCLUSION_THRESHOLD = 0.4
 RELEVANT_FLOOR = 0.1  # below a conclusion, an article this close may still be shown as possibly relevant
+NEIGHBOUR_FLOOR = 0.05  # beside a matched situation, a retrieved article sharing less of the question is left out
 SITUATION_LEAD = 2  # the matched situation's first articles, before runners-up and retrieval
 RELATED_COUNT = 2  # runners-up that may add their leading article
 GENERIC_HELP = ("talk", "mediation", "legal_aid", "court")
@@ -157,10 +158,19 @@ class OutreachAnswerer:
         if exact:  # an article named in the question is what was asked for, whatever its domain
             c.allowed_laws = None
         gated = [e for e in retrieved if self._shown(e, c.allowed_laws)]
+        if c.situation is not None:  # beside a situation's own articles, only retrieved ones that come close
+            gated = self._close_to(question, gated)
         seen: set[str] = set()
         ordered = exact + lead + gated[:1] + rest + gated[1:]  # the best retrieved article before the situation's third
         c.evidence = [e for e in ordered if not (e.chunk.chunk_id in seen or seen.add(e.chunk.chunk_id))]
         return c
+
+    def _close_to(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
+        """The articles that share at least a little of the question's wording (an article that merely
+        ranked high, 民法典 on how periods are counted for a fraud question, is no help)."""
+        terms = focus_terms(question, [])
+        synonyms = self.extractive.synonyms(question, terms)
+        return [e for e in evidence if self.extractive.coverage(terms, e.chunk.text, synonyms) >= NEIGHBOUR_FLOOR]
 
     def answer_situation(self, situation_id: str, question: str = "") -> Answer:
         """The answer for one situation chosen by the resident (the “您问的是…” buttons)."""

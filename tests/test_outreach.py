@@ -151,3 +151,25 @@ def test_resident_answers_never_include_staff_material(assistant: Assistant) -> 
         assert "柏香镇人民政府" not in answer.render() and "69384" not in answer.render()
         assert not re.search(r"210名", answer.render())
         assert all(s.doc_type in ("law", "regulation") for s in answer.sources)
+
+
+def test_beside_a_situation_only_retrieved_articles_sharing_the_questions_words(assistant: Assistant) -> None:
+    """A matched situation's articles lead; a retrieved article shown beside them must share some of the
+    question's wording (one that only ranked high, 民法典 on counting periods for a fraud story, is not shown)."""
+    from bot.answer import focus_terms
+    from bot.outreach import NEIGHBOUR_FLOOR
+
+    extractive = assistant.outreach.extractive
+    checked = 0
+    for question in ("在网上刷单，开始返了几十块，后来叫我充五千做任务就不返了，客服也拉黑我了",
+                     "搬走时房东扣着押金不给", "试用期被辞退有补偿吗", "邻居家的树倒了砸了我的车谁赔？"):
+        c = assistant.outreach.consult(question)
+        assert c.situation is not None, question
+        own = {(a.law, a.number) for s in (c.situation, *c.related) for a in s.articles}
+        terms = focus_terms(question, [])
+        synonyms = extractive.synonyms(question, terms)
+        for e in c.articles:
+            if (e.chunk.title, e.chunk.article_no) not in own and not e.exact:
+                checked += 1
+                assert extractive.coverage(terms, e.chunk.text, synonyms) >= NEIGHBOUR_FLOOR, (question, e.chunk.cite())
+    assert checked  # retrieval did add articles beside the situations
