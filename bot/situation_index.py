@@ -26,6 +26,7 @@ from .text import tokenize
 DENSE_FLOOR, DENSE_CEILING = 0.80, 0.95
 DENSE_WEIGHT = 0.6
 KEYWORD_BONUS = 0.15
+KEYWORD_SPREAD = 2.0     # a keyword found in the phrasings of this many other situations counts half
 MATCH_THRESHOLD = 0.55   # a situation this close leads the answer
 DOMAIN_THRESHOLD = 0.35  # below a match, still close enough to tell the question's domain
 CLOSE_MARGIN = 0.04      # two matches this close: ask which one is meant
@@ -59,7 +60,8 @@ class SituationIndex:
         self._owner = np.array([i for i, s in enumerate(situations) for _ in s.texts], dtype=np.int32)
         texts = [t for s in situations for t in s.texts]
         self._vectors = self._load_vectors(texts, embed_queries)
-        self._terms = self._load_terms(situations, cache_dir)
+        self._terms, keyword_weights = self._load_lexical(situations, cache_dir)
+        self._keywords = [list(zip(s.keywords, w, strict=True)) for s, w in zip(situations, keyword_weights, strict=True)]
         n = len(situations)
         df: dict[str, int] = {}
         for terms in self._terms:
@@ -68,25 +70,36 @@ class SituationIndex:
         self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._default_idf = math.log(1 + n)
 
+    @staticmethod
+    def _keyword_weights(situations: list[Situation]) -> list[list[float]]:
+        """Each situation's keywords, weighted by how much they single it out: a keyword that the ways
+        residents put many other situations also contain (医药费, 好几年) says little about this one."""
+        texts = ["|".join(s.texts) for s in situations]
+        return [[KEYWORD_SPREAD / (KEYWORD_SPREAD + sum(1 for j, text in enumerate(texts) if j != i and kw in text))
+                 for kw in situation.keywords] for i, situation in enumerate(situations)]
+
     @classmethod
-    def _load_terms(cls, situations: list[Situation], cache_dir: Path | None) -> list[set[str]]:
-        """Each situation's words. Segmenting ~3,000 phrasings takes about a second, which a one-shot
-        `fazhi ask` should not pay each time: kept in the index folder, keyed by the catalogue's text."""
+    def _load_lexical(cls, situations: list[Situation], cache_dir: Path | None) -> tuple[list[set[str]], list[list[float]]]:
+        """Each situation's words and keyword weights. Segmenting ~3,000 phrasings and comparing keywords
+        take about a second, which a one-shot `fazhi ask` should not pay each time: kept in the index
+        folder, keyed by the catalogue's text."""
         if cache_dir is None:
-            return [cls._situation_terms(s) for s in situations]
+            return [cls._situation_terms(s) for s in situations], cls._keyword_weights(situations)
         digest = content_hash("\n".join(f"{s.id}\t{'|'.join(s.texts)}\t{'|'.join(s.keywords)}" for s in situations))
         path = cache_dir / f"situation-terms-{digest[:16]}.json"
         try:
-            return [set(terms) for terms in json.loads(path.read_text(encoding="utf-8"))]
-        except (OSError, ValueError):
-            terms = [cls._situation_terms(s) for s in situations]
+            cached = json.loads(path.read_text(encoding="utf-8"))
+            return [set(terms) for terms in cached["terms"]], cached["keywords"]
+        except (OSError, ValueError, KeyError, TypeError):
+            terms, weights = [cls._situation_terms(s) for s in situations], cls._keyword_weights(situations)
         cache_dir.mkdir(parents=True, exist_ok=True)
         for stale in cache_dir.glob("situation-terms-*.json"):
             stale.unlink(missing_ok=True)
         partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps([sorted(t) for t in terms], ensure_ascii=False), encoding="utf-8")
+        partial.write_text(json.dumps({"terms": [sorted(t) for t in terms], "keywords": weights}, ensure_ascii=False),
+                           encoding="utf-8")
         partial.replace(path)
-        return terms
+        return terms, weights
 
     @staticmethod
     def _situation_terms(situation: Situation) -> set[str]:
@@ -127,9 +140,9 @@ class SituationIndex:
         dense = np.clip((best - DENSE_FLOOR) / (DENSE_CEILING - DENSE_FLOOR), 0.0, 1.0)
         lexical = self._lexical(question)
         scores = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
-        for i, s in enumerate(situations):
-            hits = sum(1 for kw in s.keywords if kw in question)
-            scores[i] += KEYWORD_BONUS * min(hits, 2)
+        for i, keywords in enumerate(self._keywords):
+            hits = sorted((w for kw, w in keywords if kw in question), reverse=True)[:2]
+            scores[i] += KEYWORD_BONUS * sum(hits)
         order = np.argsort(-scores)[:k]
         return [SituationMatch(situations[i], float(scores[i]), float(best[i]), float(lexical[i])) for i in order]
 

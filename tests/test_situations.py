@@ -184,13 +184,32 @@ def test_situation_words_are_segmented_once_and_kept(catalogue, tmp_path: Path,
     first = SituationIndex(catalogue, embed, cache_dir=tmp_path)
     [kept] = tmp_path.glob("situation-terms-*.json")
     monkeypatch.setattr(SituationIndex, "_situation_terms", staticmethod(lambda s: pytest.fail("segmented again")))
+    monkeypatch.setattr(SituationIndex, "_keyword_weights", staticmethod(lambda s: pytest.fail("weighed again")))
     again = SituationIndex(catalogue, embed, cache_dir=tmp_path)
-    assert again._terms == first._terms
+    assert again._terms == first._terms and again._keywords == first._keywords
     monkeypatch.undo()
     smaller = load_catalogue(SITUATIONS_DIR)
     smaller.situations = smaller.situations[:-1]
     SituationIndex(smaller, embed, cache_dir=tmp_path)
     assert [p.name for p in tmp_path.glob("situation-terms-*.json")] != [kept.name]
+
+
+def test_a_keyword_many_situations_share_counts_less(catalogue) -> None:
+    """A keyword found in the ways residents put many other situations (医药费 for the items of injury
+    compensation) adds less to a match than one that singles its situation out."""
+    weights = dict(zip((s.id for s in catalogue.situations), SituationIndex._keyword_weights(catalogue.situations),
+                       strict=True))
+    by_id = catalogue.by_id
+    def weight(situation_id: str, keyword: str) -> float:
+        return weights[situation_id][by_id[situation_id].keywords.index(keyword)]
+
+    assert weight("injury-compensation-items", "医药费") < 0.2
+    assert weight("limitation-period", "好几年") < 0.2
+    texts = {s.id: "|".join(s.texts) for s in catalogue.situations}
+    for situation in catalogue.situations:
+        for keyword, w in zip(situation.keywords, weights[situation.id], strict=True):
+            if not any(keyword in text for other, text in texts.items() if other != situation.id):
+                assert w == 1.0, (situation.id, keyword)
 
 
 def test_retrieval_agreement_reorders_close_situations(catalogue) -> None:
