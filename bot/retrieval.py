@@ -67,10 +67,26 @@ def _to_simplified():
     return OpenCC("t2s")
 
 
+@cache
+def misspellings() -> tuple[tuple[str, str], ...]:
+    """`typos.tsv`: misspellings residents type (离昏, 陪偿) → the word meant, longest first."""
+    pairs = []
+    for line in _rows(LEXICON_DIR / "typos.tsv"):
+        if len(line) == 2 and line[0] != line[1]:
+            pairs.append((line[0], line[1]))
+        else:
+            log.warning("typos.tsv: skipped %r (want: 错写<TAB>正写)", "\t".join(line))
+    return tuple(sorted(pairs, key=lambda p: -len(p[0])))
+
+
 def normalize_question(text: str) -> str:
-    """Traditional → Simplified, control characters out, whitespace collapsed."""
+    """Traditional → Simplified, control characters out, whitespace collapsed, common misspellings
+    corrected."""
     text = _CONTROL.sub("", text)
     text = _to_simplified().convert(text)
+    for wrong, right in misspellings():
+        if wrong in text:
+            text = text.replace(wrong, right)
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -11,7 +11,7 @@ import pytest
 from bot.assistant import Assistant
 from bot.index import SearchFilter
 from bot.model import STATUTES, in_force
-from bot.retrieval import Lexicon
+from bot.retrieval import Lexicon, misspellings, normalize_question
 
 
 def _cited_articles(assistant: Assistant, answer) -> list:
@@ -173,3 +173,31 @@ def test_beside_a_situation_only_retrieved_articles_sharing_the_questions_words(
                 checked += 1
                 assert extractive.coverage(terms, e.chunk.text, synonyms) >= NEIGHBOUR_FLOOR, (question, e.chunk.cite())
     assert checked  # retrieval did add articles beside the situations
+
+
+def test_common_misspellings_are_read_as_the_word_meant(assistant: Assistant) -> None:
+    """离昏 → 离婚, 陪偿 → 赔偿 (knowledge/lexicon/typos.tsv): the misspelled question gets the same
+    answer as the spelled one."""
+    for misspelled, spelled in (("俺想离昏他不同意", "俺想离婚他不同意"),
+                                ("出了车祸对方全责不给陪偿", "出了车祸对方全责不给赔偿")):
+        assert normalize_question(misspelled) == spelled
+        assert ([s.chunk_id for s in assistant.ask(misspelled, "public").sources]
+                == [s.chunk_id for s in assistant.ask(spelled, "public").sources])
+
+
+def test_misspellings_listed_are_no_words_of_the_law() -> None:
+    """A “misspelling” found in a law or regulation is a real word (公正处理): rewriting it would change
+    what residents and staff ask."""
+    import sqlite3
+
+    from bot.laws_db import laws_db_path
+
+    with sqlite3.connect(f"file:{laws_db_path()}?mode=ro", uri=True) as conn:
+        texts = [text for (text,) in conn.execute("SELECT article_text FROM articles")]
+    knowledge = Path(__file__).resolve().parent.parent / "knowledge"
+    texts += [p.read_text(encoding="utf-8") for p in (knowledge / "regulations").rglob("*.md")]
+    texts += [p.read_text(encoding="utf-8") for p in knowledge.glob("*.txt")]  # the township's report
+    corpus = "\n".join(texts)
+    assert len(corpus) > 5_000_000
+    for wrong, _ in misspellings():
+        assert wrong not in corpus, wrong
