@@ -32,7 +32,7 @@ DOMAIN_THRESHOLD = 0.35  # below a match, still close enough to tell the questio
 CLOSE_MARGIN = 0.04      # two matches this close: ask which one is meant
 RELATED_MARGIN = 0.25    # a runner-up this close (and above RELATED_FLOOR) adds its leading article
 RELATED_FLOOR = 0.45
-AGREEMENT_BONUS = 0.2    # a situation whose article retrieval also ranks high: 0.2 at rank 1, 0.1 at 2 …
+AGREEMENT_BONUS = 0.15   # a situation whose article retrieval also ranks high: 0.15 at rank 1, 0.075 at 2 …
 
 
 @dataclass(frozen=True)
