@@ -21,6 +21,7 @@ from telegram.ext import Application
 
 from bot.answer import Answer, Source
 from bot.assistant import Assistant
+from bot.channels import telegram as telegram_channel
 from bot.channels.telegram import TelegramBot, check_settings, format_answer_html, run, split_message
 from bot.config import load_settings
 from bot.logs import install_redaction
@@ -75,8 +76,10 @@ def test_start_is_role_aware_and_commands_registered(running_bot: BotUnderTest) 
     assert [name for name, _ in emu.registered_commands()] == ["start", "help", "sources", "new", "draft", "export", "delete"]
 
 
-def test_staff_question_answered_with_citations_and_feedback_stored(running_bot: BotUnderTest) -> None:
+def test_staff_question_answered_with_citations_and_feedback_stored(running_bot: BotUnderTest,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     emu = running_bot.emulator
+    monkeypatch.setattr(telegram_channel, "TYPING_DELAY_SECONDS", 0.0)  # as if the answer took a while
     reply = running_bot.ask(STAFF, "去年便民服务事项办了多少件？")
     assert "69384件" in reply and "[1]" in reply
     assert "一、（二）1. 深化“放管服”改革" in reply
@@ -92,10 +95,12 @@ def test_staff_question_answered_with_citations_and_feedback_stored(running_bot:
     assert record["user"] != str(STAFF)  # pseudonymous
 
 
-def test_resident_gets_no_internal_content(running_bot: BotUnderTest) -> None:
+def test_resident_gets_no_internal_content(running_bot: BotUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_channel, "TYPING_DELAY_SECONDS", 60.0)  # every answer comes sooner
     for question in ("去年便民服务事项办了多少件？", "柏香镇的法治政府建设报告里写了什么", "签发人是谁"):
         reply = running_bot.ask(RESIDENT, question)
         assert "69384" not in reply and "柏香镇人民政府关于" not in reply and "朱娇" not in reply
+    assert "typing" not in running_bot.emulator.chat_actions(RESIDENT)  # no indicator for a quick answer
     sources = running_bot.ask(RESIDENT, "/sources")
     assert "国家法律" in sources and "镇政府报告" not in sources and "柏香镇" not in sources
     assert "镇政府报告" in running_bot.ask(STAFF, "/sources")

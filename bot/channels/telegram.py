@@ -48,6 +48,7 @@ from .common import RateLimiter, Role, audience_of
 
 log = logging.getLogger(__name__)
 STREAM_EDIT_SECONDS = 1.5
+TYPING_DELAY_SECONDS = 0.5
 
 
 def role_of(settings: Settings, update: Update) -> Role:
@@ -208,8 +209,11 @@ class TelegramBot:
 
     @contextlib.asynccontextmanager
     async def _typing(self, message: Message):
-        """Keep the typing indicator on while work runs (Telegram clears it after ~5 s)."""
+        """Keep the typing indicator on while work runs (Telegram clears it after ~5 s). Shown only once
+        the work has taken TYPING_DELAY_SECONDS: most answers come sooner, and a request per question
+        that nobody sees costs the bot and the Bot API under load."""
         async def keep() -> None:
+            await asyncio.sleep(TYPING_DELAY_SECONDS)
             while True:
                 with contextlib.suppress(Exception):
                     await message.chat.send_action(ChatAction.TYPING)
