@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bot import messages
@@ -28,14 +30,13 @@ QUESTIONS = ["人民调解收费吗？", "邻居家的树倒了砸了我的车�
              "父母去世没有遗嘱，遗产怎么继承？", "被狗咬了谁负责？", "离婚时房子怎么分？", "交通事故对方全责怎么赔偿？"]
 
 
-def run_round(emulator: TelegramEmulator, bot: TelegramBot, users: int, per_user: int) -> dict:
-    """Each user sends a question, waits for the answer, sends the next. Answers are counted in the
-    bot's audit log (one row per handled message), so the emulator's own retention does not matter."""
+def simulate_users(port: int, users: int, per_user: int) -> tuple[list[float], list[str], float]:
+    """Each user sends a question, waits for the answer, sends the next; run in a process of its own
+    (`run_round`), as users are elsewhere: its 50 threads must not share the bot's interpreter."""
+    emulator = TelegramEmulator.attach(port)
     latencies: list[float] = []
     problems: list[str] = []
     lock = threading.Lock()
-    base = 10_000 + users * 1000
-    audit_before = bot.audit.latest_id()
 
     def user(uid: int) -> None:
         last_seen = 0
@@ -52,12 +53,28 @@ def run_round(emulator: TelegramEmulator, bot: TelegramBot, users: int, per_user
             with lock:
                 latencies.append(time.perf_counter() - started)
 
+    base = 10_000 + users * 1000
     elapsed = run_users(user, [base + n for n in range(users)])
+    emulator.stop()
+    return latencies, problems, elapsed
+
+
+def run_round(emulator: TelegramEmulator, bot: TelegramBot, users: int, per_user: int) -> dict:
+    """One round of `users` simulated users. Answers are counted in the bot's audit log (one row per
+    handled message), so the emulator's own retention does not matter."""
+    audit_before = bot.audit.latest_id()
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        users_ready = pool.submit(int, 0)
+        users_ready.result()  # the users' process is up before the bot's CPU time is counted
+        cpu_before = time.process_time()
+        latencies, problems, elapsed = pool.submit(simulate_users, emulator.port, users, per_user).result()
+        bot_cpu = time.process_time() - cpu_before
     rows = bot.audit.rows_since(audit_before)
     return {
         "users": users, "messages_each": per_user, "sent": users * per_user, "answered": len(rows),
         "problems": problems[:5], "error_replies": sum(messages.GENERIC_ERROR in row["answer"] for row in rows),
         **measured(latencies, elapsed, rows),
+        "bot_cpu_ms_per_reply": round(bot_cpu * 1000 / max(1, len(rows)), 1),
     }
 
 

@@ -167,6 +167,17 @@ class TelegramEmulator:
             self._resources = stack.pop_all()
         return self
 
+    @classmethod
+    def attach(cls, port: int) -> Self:
+        """A client of an emulator another process started (a load generator in its own process, so
+        that its threads do not compete with the bot's for one interpreter)."""
+        emulator = cls()
+        emulator.port = port
+        emulator._http = emulator._resources.enter_context(
+            httpx.Client(base_url=emulator.base_url, timeout=10.0, trust_env=False))
+        emulator.bot_username = emulator._get(f"/bot{cls.token}/getMe")["username"]
+        return emulator
+
     def stop(self) -> None:
         """Stops the subprocess and closes the client; a no-op when not running."""
         self._resources.close()

@@ -151,6 +151,29 @@ def test_chinese_text_round_trips(
     assert reply.reply_to_message_id == message_id
 
 
+def test_a_client_in_another_process_attaches_to_the_running_emulator(
+    telegram_emulator: TelegramEmulator,
+    bot_errors: list[BaseException],
+) -> None:
+    """The load benchmark's users run in a process of their own, attached to the emulator by its port."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        newest = pool.submit(_ask_from_elsewhere, telegram_emulator.port, "从别的进程来的问题").result(timeout=60)
+    [reply] = telegram_emulator.wait_for_bot_messages(USER + 1)
+    assert reply.message_id == newest and reply.text == "你说：从别的进程来的问题"
+
+
+def _ask_from_elsewhere(port: int, text: str) -> int:
+    client = TelegramEmulator.attach(port)
+    try:
+        client.send_message(USER + 1, USER + 1, text)
+        return client.wait_for_bot_message(USER + 1, 0, timeout=30)
+    finally:
+        client.stop()
+
+
 def test_group_chat_command_button_and_reply(
     telegram_emulator: TelegramEmulator,
     bot_errors: list[BaseException],
