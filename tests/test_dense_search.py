@@ -70,3 +70,20 @@ def test_ingest_and_removal_reach_a_running_index(tmp_path: Path) -> None:
     assert writer.remove("2025年大棚蔬菜补贴发放情况")
     hits = reader.index.store.chunks([c for c, _ in reader.index.dense_search("大棚蔬菜补贴", flt, 5)])
     assert not any("大棚蔬菜补贴" in c.text for c in hits.values())
+
+
+def test_a_long_question_is_embedded_by_its_two_ends(assistant: Assistant) -> None:
+    """Embedding time grows with length: past `query_embedding_chars` the vector is that of the question's
+    beginning and end, which for a resident's long story stays close to the whole one."""
+    limit = assistant.index.settings.query_embedding_chars
+    story = ("俺娘天天晚上看那个直播，主播说这个蜂蜜纯天然、还能降血糖，俺娘一下买了五罐，花了一千多。俺拿去给养蜂的人看了，"
+             "说是糖浆兑的，根本不是真蜂蜜。俺找那个店，客服说拆了封不退。想问问这能退不，能不能叫他多赔点？")
+    assert limit and len(story) > limit
+    ends = story[: limit // 2] + story[-(limit - limit // 2):]
+    served = np.asarray(assistant.index.query_vector(story))
+    assert np.allclose(served, assistant.index.embeddings.embed_query(ends))
+    whole = np.asarray(assistant.index.embeddings.embed_query(story))
+    cosine = float(served @ whole / (np.linalg.norm(served) * np.linalg.norm(whole)))
+    assert cosine > 0.97
+    short = "邻居家的树倒了砸了我的车谁赔？"
+    assert np.allclose(assistant.index.query_vector(short), assistant.index.embeddings.embed_query(short))
