@@ -110,6 +110,7 @@ EMERGENCY_AFTER = "确认安全后，可以再来问我法律问题，也可以�
 SITUATION_BUTTON = "我问的是：{name}"
 SITUATION_GONE = "这个选项已失效，请重新提问。"
 WHICH_SITUATION = "您问的是{names}中的哪一种？下面先按“{first}”回答，也可以点下方按钮换一种。"
+IF_SITUATION = "如果您说的是“{name}”："
 OUT_OF_SCOPE = "这个问题不属于法律咨询或镇政务的范围，我暂时回答不了。您可以问我法律方面的问题，例如“邻居家的树倒了砸了我的车谁赔？”"
 CLARIFY = "能再具体说说吗？比如发生了什么事、和谁之间、您想解决什么问题。这样我才能找到对应的法律规定。"
 SITUATION_DOMAIN_LINE = "【{domain}】{count} 个情形"

@@ -201,3 +201,20 @@ def test_misspellings_listed_are_no_words_of_the_law() -> None:
     assert len(corpus) > 5_000_000
     for wrong, _ in misspellings():
         assert wrong not in corpus, wrong
+
+
+def test_a_match_that_only_just_clears_the_bar_is_offered_as_an_if(assistant: Assistant,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Matches just over the bar name the wrong situation about half the time: the explanation then says
+    which situation it is for, so the resident can tell; a sure match states it outright."""
+    from bot import messages
+    from bot import outreach as outreach_module
+
+    question = "邻居家的树倒了砸了我的车谁赔？"
+    situation = assistant.outreach.consult(question).situation
+    assert situation is not None
+    hedge = messages.IF_SITUATION.format(name=situation.name)
+    assert hedge not in assistant.ask(question, "public").text
+    monkeypatch.setattr(outreach_module, "SURE_MATCH", 2.0)  # as if the match had only just cleared the bar
+    answer = assistant.ask(question, "public")
+    assert answer.text.startswith(messages.OUTREACH_CONCLUSION + hedge) and not answer.abstained
