@@ -46,7 +46,7 @@ QUOTE_LIMIT = 150
 CONCLUSION_THRESHOLD = 0.4
 RELEVANT_FLOOR = 0.1  # below a conclusion, an article this close may still be shown as possibly relevant
 NEIGHBOUR_FLOOR = 0.05  # beside a matched situation, a retrieved article sharing less of the question is left out
-SURE_MATCH = 0.65  # a match closer than this states its explanation outright (0.55–0.65: about half right)
+SURE_MATCH = 0.65  # a match closer than this states its explanation outright (0.55–0.65: right about a third of the time)
 SITUATION_LEAD = 2  # the matched situation's first articles, before runners-up and retrieval
 RELATED_COUNT = 2  # runners-up that may add their leading article
 GENERIC_HELP = ("talk", "mediation", "legal_aid", "court")
@@ -256,7 +256,7 @@ class OutreachAnswerer:
                 said.append(f"{item.text}[{n}]")
         if not said:  # none of its articles is indexed here: answer from retrieval like any question
             return self._retrieval_answer(c, lines)
-        # A match that only just cleared the bar is right about half the time (measured on our sets): the
+        # A match that only just cleared the bar is right about a third of the time (measured on our sets): the
         # resident is told which situation the explanation is for, so a wrong one is noticed.
         condition = messages.IF_SITUATION.format(name=c.situation.name) if c.tentative and not c.alternatives else ""
         lines.append(messages.OUTREACH_CONCLUSION + condition + "".join(said))
