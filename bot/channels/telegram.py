@@ -44,7 +44,7 @@ from ..audit import AuditLog
 from ..config import Settings
 from ..drafting import PART_KEYS, DraftError, default_year, next_deadlines, part_title, render_text
 from ..loaders import SUPPORTED_SUFFIXES, DocumentError
-from .common import RateLimiter, Role, audience_of
+from .common import AnswerPool, RateLimiter, Role, audience_of
 
 log = logging.getLogger(__name__)
 STREAM_EDIT_SECONDS = 1.5
@@ -144,6 +144,7 @@ class TelegramBot:
         self.audit = audit or AuditLog(settings.data_dir / "audit.sqlite")
         self.limiter = RateLimiter(settings.resident_rate_per_minute, settings.resident_daily_quota)
         self.pending_uploads: dict[str, Path] = {}
+        self.answers = AnswerPool(settings.answer_concurrency)
 
     # ---- wiring ------------------------------------------------------------------------------
     def build(self, builder: ApplicationBuilder | None = None) -> Application:
@@ -265,7 +266,7 @@ class TelegramBot:
         draft: Message | None = None
         try:
             async with self._typing(message):
-                work = asyncio.ensure_future(asyncio.to_thread(
+                work = asyncio.ensure_future(self.answers.run(
                     self.assistant.ask, text, audience_of(role), previous, streamed.append))
                 draft = await self._show_progress(message, work, streamed)
                 answer = await work
@@ -314,8 +315,8 @@ class TelegramBot:
         await query.answer()
         situation_id = (query.data or "").removeprefix("sit:")
         try:
-            answer = await asyncio.to_thread(self.assistant.answer_situation, situation_id,
-                                             context.chat_data.get("previous", ""))
+            answer = await self.answers.run(self.assistant.answer_situation, situation_id,
+                                            context.chat_data.get("previous", ""))
         except KeyError:
             await query.message.reply_text(messages.SITUATION_GONE)
             return
@@ -512,4 +513,5 @@ def run(app: Application, settings: Settings, **options) -> None:
 
 
 def serve(settings: Settings) -> None:
+    settings = settings.for_serving()
     run(TelegramBot(settings, Assistant(settings)).build(), settings)

@@ -14,6 +14,7 @@ def serve(settings: Settings) -> None:
 
     from ...assistant import Assistant
 
+    settings = settings.for_serving()
     assistant = Assistant(settings)
     assistant.warm_up()
     uvicorn.run(create_app(settings, assistant), host=settings.web_host, port=settings.web_port,

@@ -34,7 +34,7 @@ from ...answer import Answer
 from ...assistant import Assistant, InvalidQuestion
 from ...audit import AuditLog
 from ...config import Settings
-from ..common import RateLimiter, Role, audience_of
+from ..common import AnswerPool, RateLimiter, Role, audience_of
 from . import security
 from .render import answer_blocks, cite_marks
 
@@ -64,6 +64,7 @@ class WebState:
     sessions: RateLimiter
     addresses: RateLimiter
     logins: RateLimiter
+    answers: AnswerPool
     previous: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
     def remember(self, sid: str, question: str) -> None:
@@ -143,7 +144,7 @@ async def stream_answer(web: WebState, role: Role, owner: str,
         return answer, web.audit.record("web", role, owner, answer.question, answer.render(),
                                         [s.citation for s in answer.sources])
 
-    task = asyncio.ensure_future(run_in_threadpool(
+    task = asyncio.ensure_future(web.answers.run(
         answer_and_record, lambda t: loop.call_soon_threadsafe(tokens.put_nowait, t)))
     while not task.done():
         getter = asyncio.ensure_future(tokens.get())
@@ -291,6 +292,7 @@ def create_app(settings: Settings, assistant: Assistant, audit: AuditLog | None 
         sessions=RateLimiter(settings.resident_rate_per_minute, settings.resident_daily_quota),
         addresses=RateLimiter(settings.web_address_rate_per_minute, settings.web_address_daily_quota),
         logins=RateLimiter(settings.web_login_attempts * 4, settings.web_login_attempts * 40),
+        answers=AnswerPool(settings.answer_concurrency),
     )
     app = FastAPI(title=messages.WEB_TITLE, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
