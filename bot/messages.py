@@ -102,6 +102,8 @@ NOT_TEXT_MESSAGE = "请用文字描述您的问题。"
 # ---- legal outreach (residents) --------------------------------------------------------------
 OUTREACH_CONCLUSION = "【简单回答】"
 OUTREACH_BASIS = "【法律依据】"
+# after an article that an amendment in force rewrote or added: 《刑法》第一百七十六条（经《刑法修正案（十一）》第十二条修改）
+AMENDED_BY = "（经《{law}》{article}修改）"
 OUTREACH_STEPS = "【您可以这样做】"
 OUTREACH_MAYBE = "没有找到能直接回答的条文，以下规定可能与您的问题有关，建议咨询专业人士确认："
 OUTREACH_NOTHING = "没有找到与您的问题直接相关的现行法律条文。"

@@ -53,7 +53,11 @@ class Chunk:
     def cite(self) -> str:
         """Human citation: 《法》第N条 for statutes, title · section path for documents."""
         if self.doc_type in STATUTES and self.section_path:
-            return f"《{self.title}》{self.section_path}"
+            # laws.db numbers an amendment's articles 条目十二; they are cited as 第十二条
+            label = self.section_path
+            if label.startswith("条目"):
+                label = f"第{label.removeprefix('条目')}条"
+            return f"《{self.title}》{label}"
         leaf = self.heading.rsplit(" / ", 1)[-1]
         where = " ".join(p for p in (self.section_path, leaf) if p)
         return f"{self.title} · {where}" if where else self.title

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from . import messages
 from .answer import COVERAGE_THRESHOLD, Answer, ExtractiveAnswerer, focus_terms, source_of
 from .model import CURRENT, STATUTES
+from .numerals import article_label
 from .retrieval import Evidence, normalize_question
 from .situation_index import (
     CLOSE_MARGIN,
@@ -165,8 +166,19 @@ class OutreachAnswerer:
             gated = self._close_to(question, gated)
         seen: set[str] = set()
         ordered = exact + lead + gated[:1] + rest + gated[1:]  # the best retrieved article before the situation's third
-        c.evidence = [e for e in ordered if not (e.chunk.chunk_id in seen or seen.add(e.chunk.chunk_id))]
+        # an amendment's article is cited with the article it rewrote, not on its own as well
+        seen |= {a.chunk_id for e in ordered if (a := self.retriever.amendment_of(e.chunk)) is not None}
+        c.evidence = [self._in_force_wording(e) for e in ordered
+                      if not (e.chunk.chunk_id in seen or seen.add(e.chunk.chunk_id))]
         return c
+
+    def _in_force_wording(self, evidence: Evidence) -> Evidence:
+        """An article rewritten by an amendment newer than the law's text here (刑法 of 2020, 修正案（十二） of
+        2023) is quoted and answered from in the amendment's wording."""
+        amendment = self.retriever.amendment_of(evidence.chunk)
+        if amendment is None or amendment.year <= evidence.chunk.year:
+            return evidence
+        return replace(evidence, chunk=replace(evidence.chunk, text=_rewritten_text(amendment.text)))
 
     def _close_to(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
         """The articles that share at least a little of the question's wording (an article that merely
@@ -234,8 +246,13 @@ class OutreachAnswerer:
         if shown:
             lines.append(messages.OUTREACH_BASIS)
             for n, ev in enumerate(shown, start=1):
-                lines.append(f"{n}. {ev.chunk.cite()}：{_shorten(ev.chunk.text)}[{n}]")
+                cite = ev.chunk.cite()
+                if (amendment := self.retriever.amendment_of(ev.chunk)) is not None:
+                    cite += messages.AMENDED_BY.format(law=amendment.title, article=article_label(amendment.article_no))
+                lines.append(f"{n}. {cite}：{_shorten(ev.chunk.text)}[{n}]")
                 sources.append(source_of(n, ev))
+                if amendment is not None:  # the instrument in force is cited beside the consolidated article
+                    sources.append(source_of(n, Evidence(amendment, ev.score)))
         lines.append(messages.OUTREACH_STEPS)
         lines += [f"{n}. {step}" for n, step in enumerate(self._steps(c), start=1)]
         lines.append(messages.DISCLAIMER)
@@ -303,6 +320,12 @@ def _domains_of(matches: list[SituationMatch]) -> set[str]:
     near = [m for m in matches[:3] if m.phrasing_score >= DOMAIN_THRESHOLD]
     domains = {m.situation.domain for m in near}
     return domains if len(domains) == 1 else set()
+
+
+def _rewritten_text(amendment: str) -> str:
+    """将刑法第X条修改为：“…” → the new wording."""
+    parts = re.split(r"修改为[：:]", amendment, maxsplit=1)
+    return re.sub(r"[“”\"]", "", parts[1]).strip() if len(parts) == 2 else amendment
 
 
 def _shorten(text: str) -> str:

@@ -30,6 +30,11 @@ _GENERIC_TITLE_WORDS = frozenset(
      "省", "市", "县", "镇", "乡", "全国", "国家", "有关", "问题", "保护", "促进"])
 log = logging.getLogger(__name__)
 _ARTICLE_REF = re.compile(rf"(?:《([^》]{{2,40}})》|([\u4e00-\u9fa5]{{2,30}}?))\s*第\s*({CN_NUMERAL}|\d+)\s*条")
+# An amendment's article names the article it rewrites (将刑法第一百七十六条修改为) or adds (在刑法第二百九十三条
+#后增加一条，作为第二百九十三条之一).
+_AMENDMENT_TITLE = re.compile(r"^(.+?)修正案(?:（[^）]+）)?$")
+_ADDED_ARTICLE = re.compile(rf"作为(第{CN_NUMERAL}条之{CN_NUMERAL})")
+_AMENDED_ARTICLE = re.compile(rf"(第{CN_NUMERAL}条(?:之{CN_NUMERAL})?)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
@@ -172,6 +177,28 @@ class Retriever:
         return {name: [d for *_, d in sorted(entries, reverse=True)] for name, entries in titles.items()}
 
     @cached_property
+    def _amendments(self) -> dict[tuple[str, str], Chunk]:
+        """(law, article label) → the article of the newest amendment that rewrote or added it. laws.db keeps
+        刑法 as 已被修改 and its 修正案 as 现行有效: the amendment is the instrument in force."""
+        by_article: dict[tuple[str, str], tuple[int, Chunk]] = {}
+        for record in self.index.store.documents():
+            m = _AMENDMENT_TITLE.match(record.title) if record.doc_type == "law" else None
+            if m is None or m.group(1) not in self._law_titles or not in_force(record.status):
+                continue
+            for chunk in self.index.store.chunks_of(record.doc_id):
+                target = _ADDED_ARTICLE.search(chunk.text) or _AMENDED_ARTICLE.search(chunk.text)
+                key = (m.group(1), target.group(1)) if target else None
+                if key and (key not in by_article or by_article[key][0] <= chunk.year):
+                    by_article[key] = (chunk.year, chunk)
+        return {key: chunk for key, (_, chunk) in by_article.items()}
+
+    def amendment_of(self, chunk: Chunk) -> Chunk | None:
+        """The amendment article in force behind a statute article, if one rewrote or added it."""
+        if chunk.doc_type != "law" or not self._amendments:
+            return None
+        return self._amendments.get((chunk.title, chunk.section_path))
+
+    @cached_property
     def _title_word_counts(self) -> dict[str, int]:
         """title word → how many statutes' titles have it."""
         counts: dict[str, int] = {}
@@ -203,6 +230,7 @@ class Retriever:
     def refresh(self) -> None:
         self.__dict__.pop("_law_titles", None)
         self.__dict__.pop("_other_places_regulations", None)
+        self.__dict__.pop("_amendments", None)
         self.__dict__.pop("_title_word_counts", None)
         self._article_maps.clear()
 

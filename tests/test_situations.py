@@ -124,6 +124,10 @@ UNSEEN = [  # (question, the articles that answer it: any one shown is a hit)
     ("邻居家的狗没拴绳把俺孩子腿咬伤了", {(CIVIL, 1245), (CIVIL, 1246)}),
     ("骑电动车被小轿车撞了，对方有保险，该咋赔", {("中华人民共和国道路交通安全法", 76)}),
     ("在超市买的火腿肠过期了，吃了拉肚子", {("中华人民共和国食品安全法", 148)}),
+    ("柴火棚子着了，火苗子快窜到俺屋里了", {("中华人民共和国消防法", 44)}),
+    ("俺家闺女上学到这会儿还没到家，电话也没人接", {("中华人民共和国人民警察法", 21)}),
+    ("俺男人给人家包工头干活叫钢管砸伤了，包工头躲起来了", {("中华人民共和国劳动合同法", 94),
+                                                       ("中华人民共和国社会保险法", 41)}),
 ]
 
 
@@ -133,6 +137,21 @@ def test_unseen_wordings_reach_the_governing_article(full: Assistant, question: 
     answer = full.ask(question, "public")
     assert answering & {(s.title, s.article_no) for s in answer.sources}, answer.text
     assert answer.text.startswith(("【简单回答】", "【紧急】", "您问的是"))
+
+
+def test_an_amended_criminal_article_is_cited_with_the_amendment_in_force(full: Assistant) -> None:
+    """laws.db keeps 刑法 as 已被修改 and its 修正案 as 现行有效: the article is cited with the amendment that
+    rewrote it, and where that amendment is newer than the 刑法 text (修正案（十二）, 2023) its wording is quoted."""
+    answer = full.ask("刑法第一百七十六条是怎么规定的", "public")
+    assert "《中华人民共和国刑法》第一百七十六条（经《中华人民共和国刑法修正案（十一）》第十二条修改）" in answer.text
+    cited = {(s.title, s.article_no): s.n for s in answer.sources}
+    assert cited[("中华人民共和国刑法修正案（十一）", 12)] == cited[("中华人民共和国刑法", 176)]
+    assert answer.text.count("刑法修正案（十一）》第十二条") == 1  # not listed again on its own
+
+    answer = full.ask("刑法第三百九十条怎么规定的", "public")
+    assert "经《中华人民共和国刑法修正案（十二）》第五条修改" in answer.text
+    assert "对犯行贿罪的，处三年以下有期徒刑" in answer.text  # 修正案（十二）'s wording
+    assert "处五年以下有期徒刑" not in answer.text          # not the 2020 text's
 
 
 DOMAIN_GATE = [
