@@ -43,7 +43,9 @@ class Block:
 
 def answer_blocks(answer: Answer) -> list[Block]:
     """Split the rendered answer into blocks; a numbered line under 【法律依据】 gets its source."""
-    by_n = {s.n: s for s in answer.sources}
+    by_n: dict[int, Source] = {}
+    for source in answer.sources:  # an amended article's amendment shares its number: the article leads
+        by_n.setdefault(source.n, source)
     blocks: list[Block] = [Block("note", n) for n in answer.notes]
     current: Block | None = None
     for line in answer.text.split("\n"):
