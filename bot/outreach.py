@@ -50,6 +50,7 @@ NEIGHBOUR_FLOOR = 0.05  # beside a matched situation, a retrieved article sharin
 SURE_MATCH = 0.65  # a match closer than this states its explanation outright (0.55–0.65: right about a third of the time)
 SITUATION_LEAD = 2  # the matched situation's first articles, before runners-up and retrieval
 RELATED_COUNT = 2  # runners-up that may add their leading article
+EMERGENCY_MATCH = 0.55  # a match this close to an emergency situation raises its first line too
 GENERIC_HELP = ("talk", "mediation", "legal_aid", "court")
 
 
@@ -146,6 +147,8 @@ class OutreachAnswerer:
         if top is not None:
             c.situation = top.situation
             c.tentative = top.phrasing_score < SURE_MATCH
+            if c.emergency is None and top.phrasing_score >= EMERGENCY_MATCH:  # a wording the patterns miss
+                c.emergency = self.catalogue.emergency_of(top.situation, question)
             # Runners-up nearly as close add their leading article (lay words often fit two situations);
             # when very close the resident is asked which one is meant.
             near = [m for m in matches if m is not top][:RELATED_COUNT]

@@ -70,6 +70,8 @@ class Situation:
     help: tuple[str, ...]
     explanation: tuple[Explanation, ...]
     keywords: tuple[str, ...] = ()
+    emergency: str = ""
+    """The emergency rule a match raises (its id in emergencies.toml), for wordings its patterns miss."""
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -100,7 +102,11 @@ class EmergencyRule:
     unless: tuple[re.Pattern[str], ...] = ()
 
     def matches(self, question: str) -> bool:
-        return any(p.search(question) for p in self.patterns) and not any(u.search(question) for u in self.unless)
+        return any(p.search(question) for p in self.patterns) and self.may_be_now(question)
+
+    def may_be_now(self, question: str) -> bool:
+        """None of the exclusions (it was last year, the bills are paid, the law is asked about) applies."""
+        return not any(u.search(question) for u in self.unless)
 
 
 @dataclass
@@ -137,6 +143,11 @@ class SituationCatalogue:
 
     def emergency(self, question: str) -> EmergencyRule | None:
         return next((rule for rule in self.emergencies if rule.matches(question)), None)
+
+    def emergency_of(self, situation: Situation, question: str) -> EmergencyRule | None:
+        """The emergency a matched situation stands for, unless the question is about the past or the law."""
+        rule = next((r for r in self.emergencies if r.id == situation.emergency), None)
+        return rule if rule is not None and rule.may_be_now(question) else None
 
     def validate_articles(self, status_of: Callable[[str, int], str | None]) -> list[str]:
         """Problems with the articles named: missing from the laws, or not in force. `status_of(law, n)`
@@ -189,9 +200,12 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
         if ref not in articles:
             raise SituationDataError(f"{where}: 解释所依据的 {ref} 不在该情形的 articles 中")
         explanation.append(Explanation(_require(item, "text", str, where), ref))
+    emergency = table.get("emergency", "")
+    if (urgency == "emergency") != bool(emergency):
+        raise SituationDataError(f"{where}: urgency = \"emergency\" 的情形要写 emergency（emergencies.toml 中规则的 id），其他情形不写")
     return Situation(id=sid, name=_require(table, "name", str, where), domain=domain,
                      phrasings=tuple(phrasings), articles=articles, urgency=urgency, help=steps,
-                     explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())))
+                     explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())), emergency=emergency)
 
 
 def _compile(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:
@@ -250,6 +264,7 @@ def _read_catalogue(directory: Path) -> SituationCatalogue:
         where = f"emergencies.toml [{rule.get('id')}]"
         rules.append(EmergencyRule(_require(rule, "id", str, where), _compile(_require(rule, "patterns", list, where), where),
                                    _require(rule, "first_line", str, where), _compile(rule.get("unless", []), where)))
+    rule_ids = {rule.id for rule in rules}
     domains, seen = [], set()
     for path in sorted(directory.glob("*.toml")):
         if path.name in ("help_channels.toml", "emergencies.toml"):
@@ -263,6 +278,8 @@ def _read_catalogue(directory: Path) -> SituationCatalogue:
             if situation.id in seen:
                 raise SituationDataError(f"{path.name}: 情形 id “{situation.id}”重复")
             seen.add(situation.id)
+            if situation.emergency and situation.emergency not in rule_ids:
+                raise SituationDataError(f"{path.name} [{situation.id}]: emergency “{situation.emergency}”不是 emergencies.toml 中的规则")
             outside = [str(a) for a in situation.articles if a.law not in laws | general]
             if outside:
                 raise SituationDataError(f"{path.name} [{situation.id}]: {outside} 的法律不在本领域 laws 中")

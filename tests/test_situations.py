@@ -23,6 +23,8 @@ from .conftest import ROOT, make_assistant
 EMERGENCY_PHRASINGS = Path(__file__).parent / "data" / "emergency_phrasings.json"
 # a second set, written later by someone who had not seen the rules (typos, 繁體, kidnapping, trapped in a car …)
 EMERGENCY_PHRASINGS_BLIND = Path(__file__).parent / "data" / "emergency_phrasings_blind.json"
+# a third, blind too: indirect self-harm (不想拖累你们了), a door being smashed, drowning, a coal stove, typos
+EMERGENCY_PHRASINGS_BLIND2 = Path(__file__).parent / "data" / "emergency_phrasings_blind2.json"
 # The domains the issue lists; every one needs situations.
 DOMAINS = ("婚姻家庭", "继承", "赡养", "土地", "相邻", "借贷", "劳动", "交通事故", "消费", "人身伤害",
            "名誉", "动物", "未成年人", "村务", "行政", "社会保障", "诈骗", "法律援助")
@@ -89,6 +91,17 @@ def test_validation_rejects_malformed_situations(tmp_path: Path, articles: str, 
         load_catalogue(_copy_with(tmp_path, DOMAIN.format(articles=articles, help=help, explained=explained)))
 
 
+@pytest.mark.parametrize(("lines", "error"), [
+    ('urgency = "emergency"\n', "要写 emergency"),
+    ('urgency = "emergency"\nemergency = "no_such_rule"\n', "不是 emergencies.toml 中的规则"),
+    ('emergency = "fire"\n', "要写 emergency"),
+])
+def test_an_emergency_situation_names_an_existing_rule(tmp_path: Path, lines: str, error: str) -> None:
+    text = DOMAIN.format(articles='"民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
+    with pytest.raises(SituationDataError, match=error):
+        load_catalogue(_copy_with(tmp_path, text.replace('name = "测试情形"\n', 'name = "测试情形"\n' + lines)))
+
+
 def test_cli_lists_and_validates(full_assistant_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bot.channels.cli import main
 
@@ -142,6 +155,15 @@ def test_unseen_wordings_reach_the_governing_article(full: Assistant, question: 
     answer = full.ask(question, "public")
     assert answering & {(s.title, s.article_no) for s in answer.sources}, answer.text
     assert answer.text.startswith(("【简单回答】", "【紧急】", "您问的是"))
+
+
+def test_a_match_to_an_emergency_situation_raises_its_first_line_where_the_patterns_miss(full: Assistant) -> None:
+    now = "俺娘这几天把她的首饰都分给俺们了，还说以后你们好好过"  # no pattern of the rules says this
+    assert full.outreach.catalogue.emergency(now) is None
+    answer = full.ask(now, "public")
+    assert answer.text.startswith("【紧急】") and "120" in answer.text.splitlines()[0]
+    past = "好几年前俺想不开过，现在早好了，这事会不会记到档案里"  # the rule's exclusions still apply
+    assert not full.ask(past, "public").text.startswith("【紧急】")
 
 
 def test_an_amended_criminal_article_is_cited_with_the_amendment_in_force(full: Assistant) -> None:
@@ -258,7 +280,8 @@ def test_confidence_gate_says_so_and_shows_little(full: Assistant) -> None:
     assert "12348" in answer.text and "人民调解委员会" in answer.text
 
 
-@pytest.mark.parametrize("path", [EMERGENCY_PHRASINGS, EMERGENCY_PHRASINGS_BLIND], ids=["first", "blind"])
+@pytest.mark.parametrize("path", [EMERGENCY_PHRASINGS, EMERGENCY_PHRASINGS_BLIND, EMERGENCY_PHRASINGS_BLIND2],
+                         ids=["first", "blind", "blind2"])
 def test_emergencies_go_to_110_first_and_others_do_not(full: Assistant, path: Path) -> None:
     phrasings = json.loads(path.read_text(encoding="utf-8"))
     assert len(phrasings["emergency"]) >= 30 and len(phrasings["not_emergency"]) >= 30
