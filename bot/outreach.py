@@ -144,6 +144,9 @@ class OutreachAnswerer:
         lead: list[Evidence] = []
         rest: list[Evidence] = []
         top = next((m for m in matches if m.phrasing_score >= MATCH_THRESHOLD), None)
+        if c.emergency is not None:  # the emergency's own situation before one that merely shares words with it
+            top = next((m for m in matches if m.situation.emergency == c.emergency.id
+                        and m.phrasing_score >= MATCH_THRESHOLD), top)
         if top is not None:
             c.situation = top.situation
             c.tentative = top.phrasing_score < SURE_MATCH
