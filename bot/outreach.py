@@ -138,15 +138,17 @@ class OutreachAnswerer:
         c.notes = self._law_notes(question)
         retrieved = retrieved if retrieved is not None else self.retriever.retrieve(question, "public", 12)
         retrieved = [e for e in retrieved if e.chunk.audience == "public"]
-        matches = self.situations.match(question, self.retriever.index.query_vector(question), k=8)
+        matches = [m for m in self.situations.match(question, self.retriever.index.query_vector(question), k=8)
+                   if not (m.situation.now_only and self.catalogue.emergency_of(m.situation, question) is None)]
         matches = self.situations.rerank(matches, {(e.chunk.title, e.chunk.article_no): rank
                                                    for rank, e in reversed(list(enumerate(retrieved)))})
         lead: list[Evidence] = []
         rest: list[Evidence] = []
         top = next((m for m in matches if m.phrasing_score >= MATCH_THRESHOLD), None)
         if c.emergency is not None:  # the emergency's own situation before one that merely shares words with it
+            floor = MATCH_THRESHOLD if top is not None else RELATED_FLOOR
             top = next((m for m in matches if m.situation.emergency == c.emergency.id
-                        and m.phrasing_score >= MATCH_THRESHOLD), top)
+                        and m.phrasing_score >= floor), top)
         if top is not None:
             c.situation = top.situation
             c.tentative = top.phrasing_score < SURE_MATCH

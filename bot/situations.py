@@ -72,6 +72,9 @@ class Situation:
     keywords: tuple[str, ...] = ()
     emergency: str = ""
     """The emergency rule a match raises (its id in emergencies.toml), for wordings its patterns miss."""
+    now_only: bool = False
+    """The situation is the emergency itself (a fire burning, someone in the water): a question about the
+    past or about the law (the rule's exclusions) is answered from another situation."""
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -203,9 +206,13 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
     emergency = table.get("emergency", "")
     if (urgency == "emergency") != bool(emergency):
         raise SituationDataError(f"{where}: urgency = \"emergency\" 的情形要写 emergency（emergencies.toml 中规则的 id），其他情形不写")
+    now_only = table.get("now_only", False)
+    if not isinstance(now_only, bool) or (now_only and not emergency):
+        raise SituationDataError(f"{where}: now_only 只能写 true 或 false，且只用于紧急情形")
     return Situation(id=sid, name=_require(table, "name", str, where), domain=domain,
                      phrasings=tuple(phrasings), articles=articles, urgency=urgency, help=steps,
-                     explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())), emergency=emergency)
+                     explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())), emergency=emergency,
+                     now_only=now_only)
 
 
 def _compile(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:

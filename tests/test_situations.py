@@ -25,6 +25,9 @@ EMERGENCY_PHRASINGS = Path(__file__).parent / "data" / "emergency_phrasings.json
 EMERGENCY_PHRASINGS_BLIND = Path(__file__).parent / "data" / "emergency_phrasings_blind.json"
 # a third, blind too: indirect self-harm (不想拖累你们了), a door being smashed, drowning, a coal stove, typos
 EMERGENCY_PHRASINGS_BLIND2 = Path(__file__).parent / "data" / "emergency_phrasings_blind2.json"
+# a fourth, blind (60 + 60): a farewell letter, things given away, a roof at night, pinyin, a ransom call, smoke in
+# the wall, a machine that caught an arm; 火车站找着了, a fire already out, 绑架罪判多少年 are not alarms
+EMERGENCY_PHRASINGS_BLIND3 = Path(__file__).parent / "data" / "emergency_phrasings_blind3.json"
 # The domains the issue lists; every one needs situations.
 DOMAINS = ("婚姻家庭", "继承", "赡养", "土地", "相邻", "借贷", "劳动", "交通事故", "消费", "人身伤害",
            "名誉", "动物", "未成年人", "村务", "行政", "社会保障", "诈骗", "法律援助")
@@ -280,8 +283,9 @@ def test_confidence_gate_says_so_and_shows_little(full: Assistant) -> None:
     assert "12348" in answer.text and "人民调解委员会" in answer.text
 
 
-@pytest.mark.parametrize("path", [EMERGENCY_PHRASINGS, EMERGENCY_PHRASINGS_BLIND, EMERGENCY_PHRASINGS_BLIND2],
-                         ids=["first", "blind", "blind2"])
+@pytest.mark.parametrize("path", [EMERGENCY_PHRASINGS, EMERGENCY_PHRASINGS_BLIND, EMERGENCY_PHRASINGS_BLIND2,
+                                  EMERGENCY_PHRASINGS_BLIND3],
+                         ids=["first", "blind", "blind2", "blind3"])
 def test_emergencies_go_to_110_first_and_others_do_not(full: Assistant, path: Path) -> None:
     phrasings = json.loads(path.read_text(encoding="utf-8"))
     assert len(phrasings["emergency"]) >= 30 and len(phrasings["not_emergency"]) >= 30
