@@ -139,7 +139,7 @@ class OutreachAnswerer:
         retrieved = retrieved if retrieved is not None else self.retriever.retrieve(question, "public", 12)
         retrieved = [e for e in retrieved if e.chunk.audience == "public"]
         matches = [m for m in self.situations.match(question, self.retriever.index.query_vector(question), k=8)
-                   if not (m.situation.now_only and self.catalogue.emergency_of(m.situation, question) is None)]
+                   if self.catalogue.may_lead(m.situation, question)]
         matches = self.situations.rerank(matches, {(e.chunk.title, e.chunk.article_no): rank
                                                    for rank, e in reversed(list(enumerate(retrieved)))})
         lead: list[Evidence] = []

@@ -152,6 +152,10 @@ class SituationCatalogue:
         rule = next((r for r in self.emergencies if r.id == situation.emergency), None)
         return rule if rule is not None and rule.may_be_now(question) else None
 
+    def may_lead(self, situation: Situation, question: str) -> bool:
+        """A situation that is the emergency itself (`now_only`) answers only a question it may be now."""
+        return not situation.now_only or self.emergency_of(situation, question) is not None
+
     def validate_articles(self, status_of: Callable[[str, int], str | None]) -> list[str]:
         """Problems with the articles named: missing from the laws, or not in force. `status_of(law, n)`
         gives an article's status, or None where it does not exist."""

@@ -98,6 +98,7 @@ def test_validation_rejects_malformed_situations(tmp_path: Path, articles: str, 
     ('urgency = "emergency"\n', "要写 emergency"),
     ('urgency = "emergency"\nemergency = "no_such_rule"\n', "不是 emergencies.toml 中的规则"),
     ('emergency = "fire"\n', "要写 emergency"),
+    ('now_only = true\n', "now_only"),
 ])
 def test_an_emergency_situation_names_an_existing_rule(tmp_path: Path, lines: str, error: str) -> None:
     text = DOMAIN.format(articles='"民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
@@ -167,6 +168,16 @@ def test_a_match_to_an_emergency_situation_raises_its_first_line_where_the_patte
     assert answer.text.startswith("【紧急】") and "120" in answer.text.splitlines()[0]
     past = "好几年前俺想不开过，现在早好了，这事会不会记到档案里"  # the rule's exclusions still apply
     assert not full.ask(past, "public").text.startswith("【紧急】")
+
+
+def test_an_emergency_is_answered_from_its_own_situation_and_a_past_one_is_not(full: Assistant) -> None:
+    farewell = full.outreach.consult("俺叔夜里打电话说活够了，不想拖累家里，叫俺们别找他")
+    assert farewell.emergency is not None and farewell.emergency.id == "self_harm"
+    assert farewell.situation is not None and farewell.situation.id == "self-harm-crisis"
+    # the fire that is burning now is the nearest phrasing, but this one is over and the bill is asked about
+    past = full.outreach.consult("去年冬天俺家柴火棚着过一回火，把邻居的草垛也燎了，现在邻居要俺赔三千，该赔不")
+    assert past.emergency is None
+    assert past.situation is not None and past.situation.id != "fire-spreading-now"
 
 
 def test_an_amended_criminal_article_is_cited_with_the_amendment_in_force(full: Assistant) -> None:
