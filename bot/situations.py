@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .emergency_classifier import MODEL_PATH, EmergencyClassifier
 from .model import in_force
 from .numerals import CN_NUMERAL, cn_to_int
 
@@ -103,13 +104,39 @@ class EmergencyRule:
     patterns: tuple[re.Pattern[str], ...]
     first_line: str
     unless: tuple[re.Pattern[str], ...] = ()
+    acute: tuple[re.Pattern[str], ...] = ()
+    """Signs of someone in danger at this moment (一动不动, 压在底下, 药就在床头): they stand even inside a
+    question about money or the law, which `unless` excludes for `patterns`; only `over` silences them."""
+    over: tuple[re.Pattern[str], ...] = ()
+    """The danger is behind or imagined (last year with no sign of now, found, rescued, 假如): shared by all rules."""
 
     def matches(self, question: str) -> bool:
-        return any(p.search(question) for p in self.patterns) and self.may_be_now(question)
+        if self.is_over(question):
+            return False
+        return any(p.search(question) for p in self.acute) or (
+            any(p.search(question) for p in self.patterns) and self.may_be_now(question))
+
+    def is_over(self, question: str) -> bool:
+        return any(o.search(question) for o in self.over)
 
     def may_be_now(self, question: str) -> bool:
         """None of the exclusions (it was last year, the bills are paid, the law is asked about) applies."""
-        return not any(u.search(question) for u in self.unless)
+        return not self.is_over(question) and not any(u.search(question) for u in self.unless)
+
+
+@dataclass(frozen=True)
+class ProbableEmergency:
+    """Wordings no rule names, judged by the classifier trained on `knowledge/emergency/` (see
+    `emergency_classifier`): its own first line, and it yields to `[danger_over]` like the rules."""
+
+    rule: EmergencyRule
+    threshold: float
+    regularization: float
+    classifier: EmergencyClassifier | None
+
+    def raises(self, question: str) -> bool:
+        return (self.classifier is not None and not self.rule.is_over(question)
+                and self.classifier.probability(question) >= self.threshold)
 
 
 @dataclass
@@ -121,6 +148,7 @@ class SituationCatalogue:
     general_laws: frozenset[str]
     emergencies: list[EmergencyRule]
     police_matters: tuple[re.Pattern[str], ...] = ()
+    probable: ProbableEmergency | None = None
 
     def is_police_matter(self, question: str) -> bool:
         """Not an emergency, but a matter for the police (被打了、被骗了): reporting it is the first step."""
@@ -145,7 +173,15 @@ class SituationCatalogue:
         return frozenset(laws)
 
     def emergency(self, question: str) -> EmergencyRule | None:
-        return next((rule for rule in self.emergencies if rule.matches(question)), None)
+        """A rule's, or where no rule matches, the classifier's (宁可多报: its first line is conditional)."""
+        rule = next((rule for rule in self.emergencies if rule.matches(question)), None)
+        if rule is None and self.probable is not None and self.probable.raises(question):
+            return self.probable.rule
+        return rule
+
+    def emergency_examples(self) -> list[tuple[str, bool]]:
+        """The situations' phrasings as training examples: an emergency situation's are emergencies."""
+        return [(t, s.urgency == "emergency") for s in self.situations for t in s.phrasings]
 
     def emergency_of(self, situation: Situation, question: str) -> EmergencyRule | None:
         """The emergency a matched situation stands for, unless the question is about the past or the law."""
@@ -226,17 +262,18 @@ def _compile(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:
         raise SituationDataError(f"{where}: 正则表达式有误：{exc}") from exc
 
 
-def load_catalogue(directory: Path = SITUATIONS_DIR, cache_dir: Path | None = None) -> SituationCatalogue:
+def load_catalogue(directory: Path = SITUATIONS_DIR, cache_dir: Path | None = None,
+                   model: Path = MODEL_PATH) -> SituationCatalogue:
     """Read and check every file; structural errors raise, naming the file and the situation.
 
     Parsing and checking the TOML takes a third of a second, which a one-shot `fazhi ask` should not pay
     every time: with `cache_dir` the checked catalogue is kept there, keyed by the files' bytes (an edit
     is read and checked again)."""
     if cache_dir is None:
-        return _read_catalogue(directory)
+        return _read_catalogue(directory, model)
     digest = hashlib.sha256()
-    for path in sorted(directory.glob("*.toml")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in [*sorted(directory.glob("*.toml")), model]:
+        digest.update(path.name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
     cached = cache_dir / f"situations-{digest.hexdigest()[:16]}.pickle"
     try:
         with cached.open("rb") as handle:
@@ -245,7 +282,7 @@ def load_catalogue(directory: Path = SITUATIONS_DIR, cache_dir: Path | None = No
             return catalogue
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
         pass
-    catalogue = _read_catalogue(directory)
+    catalogue = _read_catalogue(directory, model)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in cache_dir.glob("situations-*.pickle"):
         stale.unlink(missing_ok=True)
@@ -256,7 +293,7 @@ def load_catalogue(directory: Path = SITUATIONS_DIR, cache_dir: Path | None = No
     return catalogue
 
 
-def _read_catalogue(directory: Path) -> SituationCatalogue:
+def _read_catalogue(directory: Path, model: Path) -> SituationCatalogue:
     def read(path: Path) -> dict:
         try:
             return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -271,10 +308,21 @@ def _read_catalogue(directory: Path) -> SituationCatalogue:
     rules = []
     emergencies = read(directory / "emergencies.toml")
     police = _compile(emergencies.get("police_matters", {}).get("patterns", []), "emergencies.toml [police_matters]")
+    over = _compile(emergencies.get("danger_over", {}).get("patterns", []), "emergencies.toml [danger_over]")
     for rule in emergencies.get("rule", []):
         where = f"emergencies.toml [{rule.get('id')}]"
         rules.append(EmergencyRule(_require(rule, "id", str, where), _compile(_require(rule, "patterns", list, where), where),
-                                   _require(rule, "first_line", str, where), _compile(rule.get("unless", []), where)))
+                                   _require(rule, "first_line", str, where), _compile(rule.get("unless", []), where),
+                                   _compile(rule.get("acute", []), where), over))
+    probable = None
+    if "probable" in emergencies:
+        table, where = emergencies["probable"], "emergencies.toml [probable]"
+        threshold = _require(table, "threshold", float, where)
+        regularization = _require(table, "regularization", float, where)
+        if not 0 < threshold < 1 or regularization <= 0:
+            raise SituationDataError(f"{where}: threshold 应在 0 与 1 之间，regularization 应大于 0")
+        probable = ProbableEmergency(EmergencyRule("probable", (), _require(table, "first_line", str, where), over=over),
+                                     threshold, regularization, EmergencyClassifier.load(model))
     rule_ids = {rule.id for rule in rules}
     domains, seen = [], set()
     for path in sorted(directory.glob("*.toml")):
@@ -296,7 +344,7 @@ def _read_catalogue(directory: Path) -> SituationCatalogue:
                 raise SituationDataError(f"{path.name} [{situation.id}]: {outside} 的法律不在本领域 laws 中")
             situations.append(situation)
         domains.append(Domain(name, laws, tuple(situations)))
-    return SituationCatalogue(domains, help, general, rules, police)
+    return SituationCatalogue(domains, help, general, rules, police, probable)
 
 
 def laws_db_status(path: Path) -> Callable[[str, int], str | None]:

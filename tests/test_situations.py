@@ -13,21 +13,30 @@ from pathlib import Path
 import pytest
 
 from bot.assistant import Assistant
+from bot.channels import cli
+from bot.emergency_classifier import (
+    EXAMPLES_DIR,
+    MODEL_PATH,
+    EmergencyClassifier,
+    char_ngrams,
+    examples_digest,
+    read_examples,
+    train,
+    training_examples,
+)
 from bot.laws_db import laws_db_path
 from bot.model import STATUTES
+from bot.retrieval import normalize_question
 from bot.situation_index import AGREEMENT_BONUS, SituationIndex, SituationMatch
 from bot.situations import SITUATIONS_DIR, SituationDataError, laws_db_status, load_catalogue
 
 from .conftest import ROOT, make_assistant
 
-EMERGENCY_PHRASINGS = Path(__file__).parent / "data" / "emergency_phrasings.json"
-# a second set, written later by someone who had not seen the rules (typos, 繁體, kidnapping, trapped in a car …)
-EMERGENCY_PHRASINGS_BLIND = Path(__file__).parent / "data" / "emergency_phrasings_blind.json"
-# a third, blind too: indirect self-harm (不想拖累你们了), a door being smashed, drowning, a coal stove, typos
-EMERGENCY_PHRASINGS_BLIND2 = Path(__file__).parent / "data" / "emergency_phrasings_blind2.json"
-# a fourth, blind (60 + 60): a farewell letter, things given away, a roof at night, pinyin, a ransom call, smoke in
-# the wall, a machine that caught an arm; 火车站找着了, a fire already out, 绑架罪判多少年 are not alarms
-EMERGENCY_PHRASINGS_BLIND3 = Path(__file__).parent / "data" / "emergency_phrasings_blind3.json"
+# The emergency phrasings the rules were written against and the classifier is trained on (each file written
+# by someone who had not seen the rules: typos, 繁體, indirect self-harm, a ransom call, smoke in the wall …)
+EMERGENCY_EXAMPLES = sorted(EXAMPLES_DIR.glob("*.json"))
+# Written blind and never trained on nor tuned against: how the detector does on wordings it has not seen.
+EMERGENCY_HELD_OUT = Path(__file__).parent / "data" / "emergency_phrasings_heldout.json"
 # The domains the issue lists; every one needs situations.
 DOMAINS = ("婚姻家庭", "继承", "赡养", "土地", "相邻", "借贷", "劳动", "交通事故", "消费", "人身伤害",
            "名誉", "动物", "未成年人", "村务", "行政", "社会保障", "诈骗", "法律援助")
@@ -163,7 +172,7 @@ def test_unseen_wordings_reach_the_governing_article(full: Assistant, question: 
 
 def test_a_match_to_an_emergency_situation_raises_its_first_line_where_the_patterns_miss(full: Assistant) -> None:
     now = "俺娘这几天把她的首饰都分给俺们了，还说以后你们好好过"  # no pattern of the rules says this
-    assert full.outreach.catalogue.emergency(now) is None
+    assert not any(rule.matches(now) for rule in full.outreach.catalogue.emergencies)
     answer = full.ask(now, "public")
     assert answer.text.startswith("【紧急】") and "120" in answer.text.splitlines()[0]
     past = "好几年前俺想不开过，现在早好了，这事会不会记到档案里"  # the rule's exclusions still apply
@@ -294,20 +303,65 @@ def test_confidence_gate_says_so_and_shows_little(full: Assistant) -> None:
     assert "12348" in answer.text and "人民调解委员会" in answer.text
 
 
-@pytest.mark.parametrize("path", [EMERGENCY_PHRASINGS, EMERGENCY_PHRASINGS_BLIND, EMERGENCY_PHRASINGS_BLIND2,
-                                  EMERGENCY_PHRASINGS_BLIND3],
-                         ids=["first", "blind", "blind2", "blind3"])
+def _sent_first(assistant: Assistant, question: str) -> bool:
+    first = assistant.ask(question, "public").text.splitlines()[0]
+    return first.startswith("【紧急】") and any(n in first for n in ("110", "120", "119"))
+
+
+@pytest.mark.parametrize("path", EMERGENCY_EXAMPLES, ids=[p.stem for p in EMERGENCY_EXAMPLES])
 def test_emergencies_go_to_110_first_and_others_do_not(full: Assistant, path: Path) -> None:
     phrasings = json.loads(path.read_text(encoding="utf-8"))
     assert len(phrasings["emergency"]) >= 30 and len(phrasings["not_emergency"]) >= 30
-    missed = []
-    for question in phrasings["emergency"]:
-        first = full.ask(question, "public").text.splitlines()[0]
-        if not (first.startswith("【紧急】") and any(n in first for n in ("110", "120", "119"))):
-            missed.append(question)
-    assert not missed
-    raised = [q for q in phrasings["not_emergency"] if full.ask(q, "public").text.startswith("【紧急】")]
-    assert not raised
+    assert not [q for q in phrasings["emergency"] if not _sent_first(full, q)]
+    assert not [q for q in phrasings["not_emergency"] if full.ask(q, "public").text.startswith("【紧急】")]
+
+
+def test_emergencies_not_seen_in_training_mostly_go_to_110_first(full: Assistant) -> None:
+    """The held-out set (60 + 60, written blind): rules alone sent 37 of its 60 emergencies first; rules and
+    classifier together must send at least 90 %, with at most a sixth of its near-misses alarmed."""
+    phrasings = json.loads(EMERGENCY_HELD_OUT.read_text(encoding="utf-8"))
+    caught = sum(_sent_first(full, q) for q in phrasings["emergency"])
+    alarmed = sum(full.ask(q, "public").text.startswith("【紧急】") for q in phrasings["not_emergency"])
+    assert caught >= 0.9 * len(phrasings["emergency"]), caught
+    assert alarmed <= len(phrasings["not_emergency"]) / 6, alarmed
+
+
+def test_the_shipped_emergency_classifier_is_trained_on_the_current_examples(catalogue) -> None:
+    """After an edit to knowledge/emergency or to the situations' phrasings, `fazhi train-emergency` must be run."""
+    model = EmergencyClassifier.load(MODEL_PATH)
+    assert model is not None and catalogue.probable is not None
+    examples = training_examples(catalogue.emergency_examples(), normalize_question)
+    assert model.trained_on == examples_digest(examples)
+
+
+def test_the_classifier_scores_as_scikit_learn_does_and_ignores_punctuation(tmp_path: Path) -> None:
+    """Inference is re-implemented without scikit-learn: it must give scikit-learn's probabilities."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    examples = [(normalize_question(t), label) for t, label in read_examples()]
+    assert cli.main(["train-emergency", "--out", str(tmp_path / "model.json")]) == 0
+    model = EmergencyClassifier.load(tmp_path / "model.json")
+    assert model is not None and len(model.weights) > 1000
+    vectorizer = TfidfVectorizer(analyzer=char_ngrams, min_df=2, sublinear_tf=True)
+    reference = LogisticRegression(C=4.0, max_iter=5000, class_weight="balanced")
+    reference.fit(vectorizer.fit_transform([t for t, _ in examples]), [int(b) for _, b in examples])
+    probe = ["俺爹从房顶上摔下来了，叫他不应", "邻居家的狗咬了俺，医药费谁出", "去年借给表哥三万块钱不还咋办"]
+    ours = [model.probability(q) for q in probe]
+    assert ours[0] > 0.5 > ours[2]
+    own = train(examples, 4.0)  # trained on the same examples as the reference
+    for question in probe:
+        expected = reference.predict_proba(vectorizer.transform([question]))[0][1]
+        assert own.probability(question) == pytest.approx(expected, abs=1e-6)
+    assert model.probability("俺爹 叫不应了 咋办") == model.probability("俺爹，叫不应了！咋办？")
+
+
+def test_the_classifier_yields_to_a_danger_that_is_over(full: Assistant) -> None:
+    catalogue = full.outreach.catalogue
+    now = "俺爹在地窖里叫不应了，这地窖是租的，房东有责任没"
+    assert catalogue.emergency(now) is not None
+    for past in ("前些年俺爹在地窖里叫不应，后来救过来了，那房东有责任没", "假如有人在地窖里晕倒了，房东有责任没"):
+        assert catalogue.emergency(past) is None, past
 
 
 def test_police_matters_name_110_first_without_alarm(full: Assistant) -> None:

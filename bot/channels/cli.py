@@ -1,4 +1,4 @@
-"""Command line: `fazhi setup | ask | chat | ingest | sources | eval | bench | serve | web | user | health`.
+"""Command line: `fazhi setup | ask | chat | ingest | sources | eval | bench | serve | web | user | health` …
 
 A thin layer: parses arguments, calls the Assistant, prints. No retrieval or legal logic here.
 """
@@ -237,6 +237,25 @@ def cmd_export_vectors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_emergency(args: argparse.Namespace) -> int:
+    """Retrain the emergency classifier after the examples or the situations' phrasings changed."""
+    from ..emergency_classifier import MODEL_PATH, train, training_examples
+    from ..retrieval import normalize_question
+    from ..situations import load_catalogue
+
+    catalogue = load_catalogue()
+    if catalogue.probable is None:
+        print(messages.EMERGENCY_TRAIN_NO_SECTION, file=sys.stderr)
+        return 2
+    examples = training_examples(catalogue.emergency_examples(), normalize_question)
+    model = train(examples, catalogue.probable.regularization)
+    out = Path(args.out) if args.out else MODEL_PATH
+    model.save(out)
+    print(messages.EMERGENCY_TRAINED.format(count=len(examples), emergencies=sum(label for _, label in examples),
+                                            ngrams=len(model.weights), path=out))
+    return 0
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     removed = _assistant(args, autosetup=False).remove(args.document)
     print("已删除：" + "、".join(removed) if removed else f"没有找到：{args.document}")
@@ -387,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-vectors", help="write the law, regulation and phrasing vectors shipped in knowledge/cache")
     p.add_argument("--dir", default="knowledge/cache")
     p.set_defaults(func=cmd_export_vectors)
+    p = sub.add_parser("train-emergency", help="retrain the emergency classifier (knowledge/emergency, situations)")
+    p.add_argument("--out", help="where to write the model (default: knowledge/cache/emergency-classifier.json)")
+    p.set_defaults(func=cmd_train_emergency)
     p = sub.add_parser("remove", help="remove a document by id or exact title")
     p.add_argument("document")
     p.set_defaults(func=cmd_remove)
