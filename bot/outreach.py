@@ -46,6 +46,8 @@ QUOTE_LIMIT = 150
 # staff answers, whose questions use the documents' own vocabulary.
 CONCLUSION_THRESHOLD = 0.4
 RELEVANT_FLOOR = 0.1  # below a conclusion, an article this close may still be shown as possibly relevant
+LONG_QUESTION_TERMS = 20  # beyond this many focus terms the floor above falls in proportion
+NEAR_BEST = 0.5  # and a possibly relevant article shares at least half of what the closest one does
 NEIGHBOUR_FLOOR = 0.05  # beside a matched situation, a retrieved article sharing less of the question is left out
 SURE_MATCH = 0.65  # a match closer than this states its explanation outright (0.55–0.65: right about a third of the time)
 SITUATION_LEAD = 2  # the matched situation's first articles, before runners-up and retrieval
@@ -145,7 +147,9 @@ class OutreachAnswerer:
         lead: list[Evidence] = []
         rest: list[Evidence] = []
         top = next((m for m in matches if m.phrasing_score >= MATCH_THRESHOLD), None)
-        if c.emergency is not None:  # the emergency's own situation before one that merely shares words with it
+        if c.emergency is not None and (top is None or not top.situation.emergency):
+            # the emergency's own situation before one that merely shares words with it (a gas leak that
+            # left someone unconscious stays the gas leak, though the unconscious raised the rule)
             floor = MATCH_THRESHOLD if top is not None else RELATED_FLOOR
             top = next((m for m in matches if m.situation.emergency == c.emergency.id
                         and m.phrasing_score >= floor), top)
@@ -301,9 +305,13 @@ class OutreachAnswerer:
             sentence = next((s for _, i, s in scored if i == lead[0]), articles[lead[0]].chunk.text)
             lines.append(messages.OUTREACH_CONCLUSION + self.extractive.trim(sentence, c.question) + "[1]")
             return shown, True
-        # In ranking order (the ranking weighs more than shared words), only those that come close.
+        # In ranking order (the ranking weighs more than shared words), only those that come close. A long
+        # story shares a smaller part of its words with any article, so the bar falls with its length, but
+        # an article must still come near the closest one.
         coverage = {i: cov for cov, i, _ in reversed(scored)}
-        close = [e for i, e in enumerate(articles[:4]) if coverage.get(i, 0.0) >= RELEVANT_FLOOR][:3]
+        floor = RELEVANT_FLOOR * min(1.0, LONG_QUESTION_TERMS / max(1, len(focus_terms(c.question, []))))
+        floor = max(floor, NEAR_BEST * max(coverage.values(), default=0.0))
+        close = [e for i, e in enumerate(articles[:4]) if coverage.get(i, 0.0) >= floor][:3]
         lines.append(messages.OUTREACH_MAYBE if close else messages.OUTREACH_NOTHING)
         return close, False
 
