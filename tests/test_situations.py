@@ -121,6 +121,7 @@ def test_cli_lists_and_validates(full_assistant_dir: Path, capsys: pytest.Captur
     assert main(["--data-dir", str(full_assistant_dir), "situations", "--domain", "继承"]) == 0
     out = capsys.readouterr().out
     assert "【继承】" in out and "条文问题 0 处" in out and "《民法典》第1127条" in out
+    assert "紧急情况分类器" in out and "是最新的" in out
 
 
 # ---- answers on the full bundled index (all national laws) --------------------------------------

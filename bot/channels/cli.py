@@ -167,7 +167,22 @@ def cmd_situations(args: argparse.Namespace) -> int:
                                              rules=len(catalogue.emergencies), problems=len(problems)))
     for problem in problems:
         print(messages.SITUATION_PROBLEM.format(problem=problem))
-    return 1 if problems else 0
+    classifier_current = _emergency_classifier_status(catalogue)
+    return 1 if problems or not classifier_current else 0
+
+
+def _emergency_classifier_status(catalogue) -> bool:
+    """Say whether the emergency classifier was trained on the examples and phrasings as they are now."""
+    from ..emergency_classifier import examples_digest, training_examples
+    from ..retrieval import normalize_question
+
+    if catalogue.probable is None:
+        return True
+    examples = training_examples(catalogue.emergency_examples(), normalize_question)
+    model = catalogue.probable.classifier
+    current = model is not None and model.trained_on == examples_digest(examples)
+    print((messages.EMERGENCY_MODEL_CURRENT if current else messages.EMERGENCY_MODEL_STALE).format(count=len(examples)))
+    return current
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
