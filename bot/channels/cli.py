@@ -1,4 +1,5 @@
-"""Command line: `fazhi setup | ask | chat | ingest | sources | eval | bench | serve | web | user | health` …
+"""Command line: `fazhi setup | ask | chat | ingest | sources | eval | bench | serve | web | user | health`, and
+the maintenance commands (`situations`, `export-vectors`, `train-emergency` …).
 
 A thin layer: parses arguments, calls the Assistant, prints. No retrieval or legal logic here.
 """
@@ -16,7 +17,7 @@ from .. import messages
 from ..config import Settings, load_settings
 from ..logs import configure_logging
 from ..places import PlaceDataError
-from ..situations import SituationDataError
+from ..situations import SituationCatalogue, SituationDataError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -171,7 +172,7 @@ def cmd_situations(args: argparse.Namespace) -> int:
     return 1 if problems or not classifier_current else 0
 
 
-def _emergency_classifier_status(catalogue) -> bool:
+def _emergency_classifier_status(catalogue: SituationCatalogue) -> bool:
     """Say whether the emergency classifier was trained on the examples and phrasings as they are now."""
     from ..emergency_classifier import examples_digest, training_examples
     from ..retrieval import normalize_question
