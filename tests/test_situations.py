@@ -36,7 +36,7 @@ from .conftest import ROOT, make_assistant
 # by someone who had not seen the rules: typos, 繁體, indirect self-harm, a ransom call, smoke in the wall …)
 EMERGENCY_EXAMPLES = sorted(EXAMPLES_DIR.glob("*.json"))
 # Written blind and never trained on nor tuned against: how the detector does on wordings it has not seen.
-EMERGENCY_HELD_OUT = Path(__file__).parent / "data" / "emergency_phrasings_heldout.json"
+EMERGENCY_HELD_OUT = sorted((Path(__file__).parent / "data").glob("emergency_phrasings_heldout*.json"))
 # The domains the issue lists; every one needs situations.
 DOMAINS = ("婚姻家庭", "继承", "赡养", "土地", "相邻", "借贷", "劳动", "交通事故", "消费", "人身伤害",
            "名誉", "动物", "未成年人", "村务", "行政", "社会保障", "诈骗", "法律援助")
@@ -317,10 +317,11 @@ def test_emergencies_go_to_110_first_and_others_do_not(full: Assistant, path: Pa
     assert not [q for q in phrasings["not_emergency"] if full.ask(q, "public").text.startswith("【紧急】")]
 
 
-def test_emergencies_not_seen_in_training_mostly_go_to_110_first(full: Assistant) -> None:
-    """The held-out set (60 + 60, written blind): rules alone sent 37 of its 60 emergencies first; rules and
-    classifier together must send at least 90 %, with at most a sixth of its near-misses alarmed."""
-    phrasings = json.loads(EMERGENCY_HELD_OUT.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("path", EMERGENCY_HELD_OUT, ids=[p.stem for p in EMERGENCY_HELD_OUT])
+def test_emergencies_not_seen_in_training_mostly_go_to_110_first(full: Assistant, path: Path) -> None:
+    """The held-out sets (60 + 60 each, written blind): rules alone sent 37 of each set's 60 emergencies first;
+    rules and classifier together must send at least 90 %, with at most a sixth of its near-misses alarmed."""
+    phrasings = json.loads(path.read_text(encoding="utf-8"))
     caught = sum(_sent_first(full, q) for q in phrasings["emergency"])
     alarmed = sum(full.ask(q, "public").text.startswith("【紧急】") for q in phrasings["not_emergency"])
     assert caught >= 0.9 * len(phrasings["emergency"]), caught
