@@ -19,7 +19,6 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +53,9 @@ class EmergencyClassifier:
         z = self.bias + sum(v * self.weights[g][1] for g, v in features.items()) / norm
         return 1.0 / (1.0 + math.exp(-z))
 
+    def is_trained_on(self, examples: list[tuple[str, bool]]) -> bool:
+        return self.trained_on == examples_digest(examples)
+
     def save(self, path: Path) -> None:
         data = {"bias": self.bias, "trained_on": self.trained_on,
                 "weights": {g: [round(idf, 5), round(w, 5)] for g, (idf, w) in sorted(self.weights.items())}}
@@ -86,11 +88,12 @@ def read_examples(directory: Path = EXAMPLES_DIR) -> list[tuple[str, bool]]:
     return examples
 
 
-def training_examples(phrasings: list[tuple[str, bool]], normalize: Callable[[str], str],
-                      directory: Path = EXAMPLES_DIR) -> list[tuple[str, bool]]:
+def training_examples(phrasings: list[tuple[str, bool]], directory: Path = EXAMPLES_DIR) -> list[tuple[str, bool]]:
     """The example files and the situations' own phrasings (an emergency situation's are emergencies),
     normalised the way questions are before they are classified."""
-    return [(normalize(t), label) for t, label in read_examples(directory) + phrasings]
+    from .retrieval import normalize_question  # maintenance only: answers never build the training set
+
+    return [(normalize_question(t), label) for t, label in read_examples(directory) + phrasings]
 
 
 def train(examples: list[tuple[str, bool]], regularization: float) -> EmergencyClassifier:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from . import emergency_classifier
 from .emergency_classifier import MODEL_PATH, EmergencyClassifier
 from .model import in_force
 from .numerals import CN_NUMERAL, cn_to_int
@@ -106,28 +107,22 @@ class EmergencyRule:
     unless: tuple[re.Pattern[str], ...] = ()
     acute: tuple[re.Pattern[str], ...] = ()
     """Signs of someone in danger at this moment (一动不动, 压在底下, 药就在床头): they stand even inside a
-    question about money or the law, which `unless` excludes for `patterns`; only `over` silences them."""
-    over: tuple[re.Pattern[str], ...] = ()
-    """The danger is behind or imagined (last year with no sign of now, found, rescued, 假如): shared by all rules."""
+    question about money or the law, which `unless` excludes for `patterns`. Whether the danger is over
+    (`[danger_over]`) is the catalogue's to say, once for all rules."""
 
     def matches(self, question: str) -> bool:
-        if self.is_over(question):
-            return False
         return any(p.search(question) for p in self.acute) or (
             any(p.search(question) for p in self.patterns) and self.may_be_now(question))
 
-    def is_over(self, question: str) -> bool:
-        return any(o.search(question) for o in self.over)
-
     def may_be_now(self, question: str) -> bool:
         """None of the exclusions (it was last year, the bills are paid, the law is asked about) applies."""
-        return not self.is_over(question) and not any(u.search(question) for u in self.unless)
+        return not any(u.search(question) for u in self.unless)
 
 
 @dataclass(frozen=True)
 class ProbableEmergency:
     """Wordings no rule names, judged by the classifier trained on `knowledge/emergency/` (see
-    `emergency_classifier`): its own first line, and it yields to `[danger_over]` like the rules."""
+    `emergency_classifier`), with its own first line."""
 
     rule: EmergencyRule
     threshold: float
@@ -135,8 +130,7 @@ class ProbableEmergency:
     classifier: EmergencyClassifier | None
 
     def raises(self, question: str) -> bool:
-        return (self.classifier is not None and not self.rule.is_over(question)
-                and self.classifier.probability(question) >= self.threshold)
+        return self.classifier is not None and self.classifier.probability(question) >= self.threshold
 
 
 @dataclass
@@ -149,6 +143,9 @@ class SituationCatalogue:
     emergencies: list[EmergencyRule]
     police_matters: tuple[re.Pattern[str], ...] = ()
     probable: ProbableEmergency | None = None
+    danger_over: tuple[re.Pattern[str], ...] = ()
+    """The danger is behind or imagined (last year with no sign of now, found, rescued, 假如): no emergency,
+    whichever rule, sign or classifier would raise one."""
 
     def is_police_matter(self, question: str) -> bool:
         """Not an emergency, but a matter for the police (被打了、被骗了): reporting it is the first step."""
@@ -174,10 +171,15 @@ class SituationCatalogue:
 
     def emergency(self, question: str) -> EmergencyRule | None:
         """A rule's, or where no rule matches, the classifier's (宁可多报: its first line is conditional)."""
+        if self.is_over(question):
+            return None
         rule = next((rule for rule in self.emergencies if rule.matches(question)), None)
         if rule is None and self.probable is not None and self.probable.raises(question):
             return self.probable.rule
         return rule
+
+    def is_over(self, question: str) -> bool:
+        return any(p.search(question) for p in self.danger_over)
 
     def emergency_examples(self) -> list[tuple[str, bool]]:
         """The situations' phrasings as training examples: an emergency situation's are emergencies."""
@@ -186,7 +188,7 @@ class SituationCatalogue:
     def emergency_of(self, situation: Situation, question: str) -> EmergencyRule | None:
         """The emergency a matched situation stands for, unless the question is about the past or the law."""
         rule = next((r for r in self.emergencies if r.id == situation.emergency), None)
-        return rule if rule is not None and rule.may_be_now(question) else None
+        return rule if rule is not None and rule.may_be_now(question) and not self.is_over(question) else None
 
     def may_lead(self, situation: Situation, question: str) -> bool:
         """A situation that is the emergency itself (`now_only`) answers only a question it may be now."""
@@ -267,12 +269,13 @@ def load_catalogue(directory: Path = SITUATIONS_DIR, cache_dir: Path | None = No
     """Read and check every file; structural errors raise, naming the file and the situation.
 
     Parsing and checking the TOML takes a third of a second, which a one-shot `fazhi ask` should not pay
-    every time: with `cache_dir` the checked catalogue is kept there, keyed by the files' bytes (an edit
-    is read and checked again)."""
+    every time: with `cache_dir` the checked catalogue is kept there, keyed by the files' bytes and the
+    code's (an edit is read and checked again)."""
     if cache_dir is None:
         return _read_catalogue(directory, model)
     digest = hashlib.sha256()
-    for path in [*sorted(directory.glob("*.toml")), model]:
+    # the code that builds the catalogue is part of the key: a pickle of an older shape must not be reused
+    for path in [*sorted(directory.glob("*.toml")), model, Path(__file__), Path(emergency_classifier.__file__)]:
         digest.update(path.name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
     cached = cache_dir / f"situations-{digest.hexdigest()[:16]}.pickle"
     try:
@@ -313,7 +316,7 @@ def _read_catalogue(directory: Path, model: Path) -> SituationCatalogue:
         where = f"emergencies.toml [{rule.get('id')}]"
         rules.append(EmergencyRule(_require(rule, "id", str, where), _compile(_require(rule, "patterns", list, where), where),
                                    _require(rule, "first_line", str, where), _compile(rule.get("unless", []), where),
-                                   _compile(rule.get("acute", []), where), over))
+                                   _compile(rule.get("acute", []), where)))
     probable = None
     if "probable" in emergencies:
         table, where = emergencies["probable"], "emergencies.toml [probable]"
@@ -321,7 +324,7 @@ def _read_catalogue(directory: Path, model: Path) -> SituationCatalogue:
         regularization = _require(table, "regularization", float, where)
         if not 0 < threshold < 1 or regularization <= 0:
             raise SituationDataError(f"{where}: threshold 应在 0 与 1 之间，regularization 应大于 0")
-        probable = ProbableEmergency(EmergencyRule("probable", (), _require(table, "first_line", str, where), over=over),
+        probable = ProbableEmergency(EmergencyRule("probable", (), _require(table, "first_line", str, where)),
                                      threshold, regularization, EmergencyClassifier.load(model))
     rule_ids = {rule.id for rule in rules}
     domains, seen = [], set()
@@ -344,7 +347,7 @@ def _read_catalogue(directory: Path, model: Path) -> SituationCatalogue:
                 raise SituationDataError(f"{path.name} [{situation.id}]: {outside} 的法律不在本领域 laws 中")
             situations.append(situation)
         domains.append(Domain(name, laws, tuple(situations)))
-    return SituationCatalogue(domains, help, general, rules, police, probable)
+    return SituationCatalogue(domains, help, general, rules, police, probable, over)
 
 
 def laws_db_status(path: Path) -> Callable[[str, int], str | None]:
