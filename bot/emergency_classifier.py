@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+from .text import text_ngrams
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 EXAMPLES_DIR = KNOWLEDGE / "emergency"
@@ -28,13 +29,9 @@ MODEL_PATH = KNOWLEDGE / "cache" / "emergency-classifier.json"
 NGRAM_SIZES = (1, 2, 3)
 
 
-# Spaces and punctuation are style, not content: unpunctuated messages would otherwise read as urgent.
-_NOT_CONTENT = re.compile(r"[\s\W_]+")
-
-
 def char_ngrams(text: str) -> list[str]:
-    text = _NOT_CONTENT.sub("", text)
-    return [text[i:i + n] for n in NGRAM_SIZES for i in range(len(text) - n + 1)]
+    # Spaces and punctuation are not counted: unpunctuated messages would otherwise read as urgent.
+    return text_ngrams(text, NGRAM_SIZES)
 
 
 @dataclass(frozen=True)

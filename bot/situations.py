@@ -111,8 +111,12 @@ class EmergencyRule:
     (`[danger_over]`) is the catalogue's to say, once for all rules."""
 
     def matches(self, question: str) -> bool:
-        return any(p.search(question) for p in self.acute) or (
+        return self.is_acute(question) or (
             any(p.search(question) for p in self.patterns) and self.may_be_now(question))
+
+    def is_acute(self, question: str) -> bool:
+        """A sign of someone in danger at this moment, which stands whatever else is asked."""
+        return any(p.search(question) for p in self.acute)
 
     def may_be_now(self, question: str) -> bool:
         """None of the exclusions (it was last year, the bills are paid, the law is asked about) applies."""
@@ -188,7 +192,9 @@ class SituationCatalogue:
     def emergency_of(self, situation: Situation, question: str) -> EmergencyRule | None:
         """The emergency a matched situation stands for, unless the question is about the past or the law."""
         rule = next((r for r in self.emergencies if r.id == situation.emergency), None)
-        return rule if rule is not None and rule.may_be_now(question) and not self.is_over(question) else None
+        if rule is None or self.is_over(question):
+            return None
+        return rule if rule.is_acute(question) or rule.may_be_now(question) else None
 
     def may_lead(self, situation: Situation, question: str) -> bool:
         """A situation that is the emergency itself (`now_only`) answers only a question it may be now."""

@@ -26,7 +26,7 @@ from bot.emergency_classifier import (
 from bot.laws_db import laws_db_path
 from bot.model import STATUTES
 from bot.retrieval import normalize_question
-from bot.situation_index import AGREEMENT_BONUS, SituationIndex, SituationMatch
+from bot.situation_index import AGREEMENT_BONUS, SituationIndex, SituationMatch, WordingProfiles
 from bot.situations import SITUATIONS_DIR, SituationDataError, laws_db_status, load_catalogue
 
 from .conftest import ROOT, make_assistant
@@ -187,6 +187,26 @@ def test_an_emergency_is_answered_from_its_own_situation_and_a_past_one_is_not(f
     past = full.outreach.consult("去年冬天俺家柴火棚着过一回火，把邻居的草垛也燎了，现在邻居要俺赔三千，该赔不")
     assert past.emergency is None
     assert past.situation is not None and past.situation.id != "fire-spreading-now"
+
+
+def test_a_sign_of_danger_now_lets_the_emergency_lead_though_the_law_is_asked(full: Assistant) -> None:
+    # an acute sign stands against the rule's exclusions (犯法不) for the first line and for the situation shown
+    consultation = full.outreach.consult("醉汉拎着菜刀堵在俺家院门口骂，说今黑不给钱就砍人，他这算犯法不")
+    assert consultation.emergency is not None and consultation.emergency.id == "violence"
+    assert consultation.situation is not None and consultation.situation.id == "attack-in-progress"
+    # 酒醒了 is someone sobering up, not someone who came round: the beating tonight is not over
+    assert full.outreach.catalogue.emergency("他刚才又拿皮带抽我，每回酒醒了就认错，今天说要弄死我") is not None
+
+
+def test_the_wording_profile_pools_what_residents_say_about_a_situation() -> None:
+    profiles = WordingProfiles([
+        ["放弃继承就不养老人中不中", "不要爹的房子就不管爹", "分家不要地就不赡养"],
+        ["送给儿子的房子能要回来不", "赠与的房子能撤销不"],
+    ])
+    scores = profiles.similarity("俺哥说他不要爹的房子和地了，所以爹不归他养")
+    assert scores[0] > scores[1] > 0
+    assert profiles.similarity("俺哥：不要爹的房子！") == pytest.approx(profiles.similarity("俺哥不要爹的房子"))
+    assert not profiles.similarity("xyz").any()
 
 
 def test_an_amended_criminal_article_is_cited_with_the_amendment_in_force(full: Assistant) -> None:
