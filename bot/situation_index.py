@@ -3,7 +3,8 @@
 Two signals, both over the ways residents put each situation: dense similarity of the question to the
 nearest phrasing (same embedding model as the index, so one query vector serves both), and word overlap
 weighted by how rare a word is across situations, with the colloquial lexicon's legal terms and the
-situation's keywords counted in. The combination and its thresholds were set on our own question set
+situation's keywords counted in. A third, the question against all of a situation's wordings pooled
+(`WordingProfiles`), only orders the matches: the thresholds stay on the first two. The combination and its thresholds were set on our own question set
 (`benchmarks/resident_everyday.jsonl`), which is kept apart from the phrasings.
 """
 
@@ -61,7 +62,7 @@ class WordingProfiles:
     piece; a profile judges it by everything residents say about the situation at once, so the many small
     words of a colloquial question (不归他养, 有道理冇) add up. Measured over the resident sets, adding it
     picked a situation whose articles answer the question for 997 of 1,110 questions instead of 959.
-    Computed from the catalogue when it loads (about 0.1 s): there is no model to train or keep in step."""
+    Computed from the catalogue when it loads (about 0.3 s): there is no model to train or keep in step."""
 
     def __init__(self, texts: list[list[str]]) -> None:
         grams = [[Counter(text_ngrams(t, WORDING_NGRAMS)) for t in situation_texts] for situation_texts in texts]
