@@ -62,37 +62,58 @@ class WordingProfiles:
     piece; a profile judges it by everything residents say about the situation at once, so the many small
     words of a colloquial question (不归他养, 有道理冇) add up. Measured over the resident sets, adding it
     picked a situation whose articles answer the question for 997 of 1,110 questions instead of 959.
-    Computed from the catalogue when it loads (about 0.3 s): there is no model to train or keep in step."""
+    Built from the catalogue (0.3 s) and kept with the situations' words (see `SituationIndex._load_lexical`);
+    there is no model to train or keep in step. Stored flat, gram by gram: `owners[start[r]:start[r + 1]]`
+    are the situations whose profile holds gram r, with `weights` alongside."""
 
-    def __init__(self, texts: list[list[str]]) -> None:
-        grams = [[Counter(text_ngrams(t, WORDING_NGRAMS)) for t in situation_texts] for situation_texts in texts]
-        df: Counter[str] = Counter(g for situation in grams for counts in situation for g in counts)
-        n = sum(len(situation) for situation in grams)
-        self._idf = {g: math.log((1 + n) / (1 + d)) + 1.0 for g, d in df.items()}
-        postings: dict[str, list[tuple[int, float]]] = {}
-        for i, situation in enumerate(grams):
-            profile: Counter[str] = Counter()
-            for counts in situation:
-                weights = self._weights(counts)
-                profile.update(weights)
+    def __init__(self, grams: list[str], idf: list[float], start: list[int], owners: list[int],
+                 weights: list[float], size: int) -> None:
+        self._row = {g: r for r, g in enumerate(grams)}
+        self._idf, self._start = idf, start
+        self._owners, self._weights = np.asarray(owners, dtype=np.int32), np.asarray(weights, dtype=np.float32)
+        self._size = size
+
+    @classmethod
+    def build(cls, texts: list[list[str]]) -> WordingProfiles:
+        """`texts[i]`: the wordings of situation i."""
+        counted = [[Counter(text_ngrams(t, WORDING_NGRAMS)) for t in own] for own in texts]
+        df: Counter[str] = Counter(g for own in counted for counts in own for g in counts)
+        n = sum(len(own) for own in counted)
+        grams = sorted(df)
+        scorer = cls(grams, [math.log((1 + n) / (1 + df[g])) + 1.0 for g in grams], [], [], [], 0)
+        postings: list[list[tuple[int, float]]] = [[] for _ in grams]
+        for i, own in enumerate(counted):
+            profile: Counter[int] = Counter()
+            for counts in own:
+                profile.update(scorer._tfidf(counts))
             norm = math.sqrt(sum(w * w for w in profile.values())) or 1.0
-            for g, w in profile.items():
-                postings.setdefault(g, []).append((i, w / norm))
-        self._postings = {g: (np.array([i for i, _ in p], dtype=np.int32), np.array([w for _, w in p], dtype=np.float32))
-                          for g, p in postings.items()}
-        self._size = len(texts)
+            for r, w in profile.items():
+                postings[r].append((i, w / norm))
+        start = [0]
+        for row in postings:
+            start.append(start[-1] + len(row))
+        return cls(grams, scorer._idf, start, [i for row in postings for i, _ in row],
+                   [w for row in postings for _, w in row], len(texts))
 
-    def _weights(self, counts: Counter[str]) -> dict[str, float]:
-        """l2-normalised sublinear tf × idf over the n-grams known to the profiles."""
-        weights = {g: (1.0 + math.log(c)) * self._idf[g] for g, c in counts.items() if g in self._idf}
+    def to_dict(self) -> dict:
+        return {"grams": list(self._row), "idf": self._idf, "start": self._start, "owners": self._owners.tolist(),
+                "weights": [round(float(w), 6) for w in self._weights], "size": self._size}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> WordingProfiles:
+        return cls(data["grams"], data["idf"], data["start"], data["owners"], data["weights"], data["size"])
+
+    def _tfidf(self, counts: Counter[str]) -> dict[int, float]:
+        """l2-normalised sublinear tf × idf over the n-grams known to the profiles, by row."""
+        weights = {r: (1.0 + math.log(c)) * self._idf[r] for g, c in counts.items() if (r := self._row.get(g)) is not None}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {g: w / norm for g, w in weights.items()}
+        return {r: w / norm for r, w in weights.items()}
 
     def similarity(self, question: str) -> np.ndarray:
         scores = np.zeros(self._size, dtype=np.float32)
-        for g, w in self._weights(Counter(text_ngrams(question, WORDING_NGRAMS))).items():
-            owners, weights = self._postings[g]
-            scores[owners] += w * weights
+        for r, w in self._tfidf(Counter(text_ngrams(question, WORDING_NGRAMS))).items():
+            span = slice(self._start[r], self._start[r + 1])
+            scores[self._owners[span]] += w * self._weights[span]
         return scores
 
 
@@ -107,7 +128,7 @@ class SituationIndex:
         self._owner = np.array([i for i, s in enumerate(situations) for _ in s.texts], dtype=np.int32)
         texts = [t for s in situations for t in s.texts]
         self._vectors = self._load_vectors(texts, embed_queries)
-        self._terms, keyword_weights = self._load_lexical(situations, cache_dir)
+        self._terms, keyword_weights, self._wording = self._load_lexical(situations, cache_dir)
         self._keywords = [list(zip(s.keywords, w, strict=True)) for s, w in zip(situations, keyword_weights, strict=True)]
         n = len(situations)
         df: dict[str, int] = {}
@@ -116,7 +137,6 @@ class SituationIndex:
                 df[t] = df.get(t, 0) + 1
         self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._default_idf = math.log(1 + n)
-        self._wording = WordingProfiles([[*s.texts, *s.keywords] for s in situations])
 
     @staticmethod
     def _keyword_weights(situations: list[Situation]) -> list[list[float]]:
@@ -127,27 +147,34 @@ class SituationIndex:
                  for kw in situation.keywords] for i, situation in enumerate(situations)]
 
     @classmethod
-    def _load_lexical(cls, situations: list[Situation], cache_dir: Path | None) -> tuple[list[set[str]], list[list[float]]]:
-        """Each situation's words and keyword weights. Segmenting ~3,000 phrasings and comparing keywords
-        take about a second, which a one-shot `fazhi ask` should not pay each time: kept in the index
-        folder, keyed by the catalogue's text."""
+    def _load_lexical(cls, situations: list[Situation], cache_dir: Path | None
+                      ) -> tuple[list[set[str]], list[list[float]], WordingProfiles]:
+        """Each situation's words, keyword weights and wording profile. Segmenting ~3,000 phrasings,
+        comparing keywords and pooling the profiles take about 1.3 s, which a one-shot `fazhi ask` should
+        not pay each time: kept in the index folder, keyed by the catalogue's text."""
         if cache_dir is None:
-            return [cls._situation_terms(s) for s in situations], cls._keyword_weights(situations)
+            return cls._lexical_of(situations)
         digest = content_hash("\n".join(f"{s.id}\t{'|'.join(s.texts)}\t{'|'.join(s.keywords)}" for s in situations))
         path = cache_dir / f"situation-terms-{digest[:16]}.json"
         try:
             cached = json.loads(path.read_text(encoding="utf-8"))
-            return [set(terms) for terms in cached["terms"]], cached["keywords"]
+            return ([set(terms) for terms in cached["terms"]], cached["keywords"],
+                    WordingProfiles.from_dict(cached["wording"]))
         except (OSError, ValueError, KeyError, TypeError):
-            terms, weights = [cls._situation_terms(s) for s in situations], cls._keyword_weights(situations)
+            terms, weights, wording = cls._lexical_of(situations)
         cache_dir.mkdir(parents=True, exist_ok=True)
         for stale in cache_dir.glob("situation-terms-*.json"):
             stale.unlink(missing_ok=True)
         partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps({"terms": [sorted(t) for t in terms], "keywords": weights}, ensure_ascii=False),
-                           encoding="utf-8")
+        partial.write_text(json.dumps({"terms": [sorted(t) for t in terms], "keywords": weights,
+                                       "wording": wording.to_dict()}, ensure_ascii=False), encoding="utf-8")
         partial.replace(path)
-        return terms, weights
+        return terms, weights, wording
+
+    @classmethod
+    def _lexical_of(cls, situations: list[Situation]) -> tuple[list[set[str]], list[list[float]], WordingProfiles]:
+        return ([cls._situation_terms(s) for s in situations], cls._keyword_weights(situations),
+                WordingProfiles.build([[*s.texts, *s.keywords] for s in situations]))
 
     @staticmethod
     def _situation_terms(situation: Situation) -> set[str]:

@@ -199,7 +199,7 @@ def test_a_sign_of_danger_now_lets_the_emergency_lead_though_the_law_is_asked(fu
 
 
 def test_the_wording_profile_pools_what_residents_say_about_a_situation() -> None:
-    profiles = WordingProfiles([
+    profiles = WordingProfiles.build([
         ["放弃继承就不养老人中不中", "不要爹的房子就不管爹", "分家不要地就不赡养"],
         ["送给儿子的房子能要回来不", "赠与的房子能撤销不"],
     ])
