@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,12 +86,15 @@ def read_examples(directory: Path = EXAMPLES_DIR) -> list[tuple[str, bool]]:
     return examples
 
 
-def training_examples(phrasings: list[tuple[str, bool]], directory: Path = EXAMPLES_DIR) -> list[tuple[str, bool]]:
+def training_examples(phrasings: list[tuple[str, bool]], factual: Callable[[str], str] = str,
+                      directory: Path = EXAMPLES_DIR) -> list[tuple[str, bool]]:
     """The example files and the situations' own phrasings (an emergency situation's are emergencies),
-    normalised the way questions are before they are classified."""
+    prepared the way questions are before they are classified: normalised, and only what is not
+    supposed (`factual`); an example that was all supposition teaches nothing and is left out."""
     from .retrieval import normalize_question  # maintenance only: answers never build the training set
 
-    return [(normalize_question(t), label) for t, label in read_examples(directory) + phrasings]
+    prepared = [(factual(normalize_question(t)), label) for t, label in read_examples(directory) + phrasings]
+    return [(t, label) for t, label in prepared if t.strip()]
 
 
 def train(examples: list[tuple[str, bool]], regularization: float) -> EmergencyClassifier:

@@ -110,9 +110,12 @@ class EmergencyRule:
     question about money or the law, which `unless` excludes for `patterns`. Whether the danger is over
     (`[danger_over]`) is the catalogue's to say, once for all rules."""
 
-    def matches(self, question: str) -> bool:
-        return self.is_acute(question) or (
-            any(p.search(question) for p in self.patterns) and self.may_be_now(question))
+    def matches(self, question: str, factual: str | None = None) -> bool:
+        """Signs and patterns are looked for in what the question states as fact (`factual`, by default
+        all of it); whether it asks about the past or the law, in all of it."""
+        factual = question if factual is None else factual
+        return self.is_acute(factual) or (
+            any(p.search(factual) for p in self.patterns) and self.may_be_now(question))
 
     def is_acute(self, question: str) -> bool:
         """A sign of someone in danger at this moment, which stands whatever else is asked."""
@@ -137,6 +140,30 @@ class ProbableEmergency:
         return self.classifier is not None and self.classifier.probability(question) >= self.threshold
 
 
+@dataclass(frozen=True)
+class ImaginedClauses:
+    """What is only supposed is no danger now, wherever in the message it stands: "俺要是走了算逃逸不" beside
+    an old woman lying still on the road, "要是有人打我能还手吗" alone. From the conditional to the end of
+    its clause the words are left out before danger is judged; a threat reported in the same clause
+    (他说要是不还钱就砍了俺) is no supposition and stays."""
+
+    conditional: re.Pattern[str]
+    reported: re.Pattern[str]
+
+    def remove(self, question: str) -> str:
+        def cut(clause: re.Match[str]) -> str:
+            text = clause.group(0)
+            marker = self.conditional.search(text)
+            if marker is None or self.reported.search(text[:marker.start()]):
+                return text
+            return text[:marker.start()]
+
+        return _CLAUSE.sub(cut, question)
+
+
+_CLAUSE = re.compile(r"[^，。！？,!?；;…\s]+")
+
+
 @dataclass
 class SituationCatalogue:
     """All domains, help channels, general laws and emergency rules, validated."""
@@ -148,8 +175,9 @@ class SituationCatalogue:
     police_matters: tuple[re.Pattern[str], ...] = ()
     probable: ProbableEmergency | None = None
     danger_over: tuple[re.Pattern[str], ...] = ()
-    """The danger is behind or imagined (last year with no sign of now, found, rescued, 假如): no emergency,
-    whichever rule, sign or classifier would raise one."""
+    """The danger is behind or imagined (last year with no sign of now, found, rescued, seen on TV): no
+    emergency, whichever rule, sign or classifier would raise one."""
+    imagined: ImaginedClauses | None = None
 
     def is_police_matter(self, question: str) -> bool:
         """Not an emergency, but a matter for the police (被打了、被骗了): reporting it is the first step."""
@@ -177,23 +205,35 @@ class SituationCatalogue:
         """A rule's, or where no rule matches, the classifier's (宁可多报: its first line is conditional)."""
         if self.is_over(question):
             return None
-        rule = next((rule for rule in self.emergencies if rule.matches(question)), None)
-        if rule is None and self.probable is not None and self.probable.raises(question):
+        factual = self.factual(question)
+        rule = next((rule for rule in self.emergencies if rule.matches(question, factual)), None)
+        if rule is None and self.probable is not None and self.probable.raises(factual):
             return self.probable.rule
         return rule
 
     def is_over(self, question: str) -> bool:
         return any(p.search(question) for p in self.danger_over)
 
+    def factual(self, question: str) -> str:
+        """The question without what it only supposes (`ImaginedClauses`)."""
+        return self.imagined.remove(question) if self.imagined else question
+
     def emergency_examples(self) -> list[tuple[str, bool]]:
         """The situations' phrasings as training examples: an emergency situation's are emergencies."""
         return [(t, s.urgency == "emergency") for s in self.situations for t in s.phrasings]
+
+    def emergency_training_examples(self) -> list[tuple[str, bool]]:
+        """What the classifier learns from, prepared as the questions it judges are (`emergency`)."""
+        return emergency_classifier.training_examples(self.emergency_examples(), self.factual)
 
     def emergency_of(self, situation: Situation, question: str) -> EmergencyRule | None:
         """The emergency a matched situation stands for, unless the question is about the past or the law."""
         rule = next((r for r in self.emergencies if r.id == situation.emergency), None)
         if rule is None or self.is_over(question):
             return None
+        factual = self.factual(question)
+        if factual != question:  # part of it is only supposed: the match may rest on that part, the rule may not
+            return rule if rule.matches(question, factual) else None
         return rule if rule.is_acute(question) or rule.may_be_now(question) else None
 
     def may_lead(self, situation: Situation, question: str) -> bool:
@@ -318,6 +358,11 @@ def _read_catalogue(directory: Path, model: Path) -> SituationCatalogue:
     emergencies = read(directory / "emergencies.toml")
     police = _compile(emergencies.get("police_matters", {}).get("patterns", []), "emergencies.toml [police_matters]")
     over = _compile(emergencies.get("danger_over", {}).get("patterns", []), "emergencies.toml [danger_over]")
+    imagined = None
+    if "imagined" in emergencies:
+        table, where = emergencies["imagined"], "emergencies.toml [imagined]"
+        conditional, reported = (_compile([_require(table, key, str, where)], where)[0] for key in ("conditional", "reported"))
+        imagined = ImaginedClauses(conditional, reported)
     for rule in emergencies.get("rule", []):
         where = f"emergencies.toml [{rule.get('id')}]"
         rules.append(EmergencyRule(_require(rule, "id", str, where), _compile(_require(rule, "patterns", list, where), where),
@@ -353,7 +398,7 @@ def _read_catalogue(directory: Path, model: Path) -> SituationCatalogue:
                 raise SituationDataError(f"{path.name} [{situation.id}]: {outside} 的法律不在本领域 laws 中")
             situations.append(situation)
         domains.append(Domain(name, laws, tuple(situations)))
-    return SituationCatalogue(domains, help, general, rules, police, probable, over)
+    return SituationCatalogue(domains, help, general, rules, police, probable, over, imagined)
 
 
 def laws_db_status(path: Path) -> Callable[[str, int], str | None]:

@@ -21,7 +21,6 @@ from bot.emergency_classifier import (
     char_ngrams,
     read_examples,
     train,
-    training_examples,
 )
 from bot.laws_db import laws_db_path
 from bot.model import STATUTES
@@ -198,6 +197,19 @@ def test_a_sign_of_danger_now_lets_the_emergency_lead_though_the_law_is_asked(fu
     assert full.outreach.catalogue.emergency("他刚才又拿皮带抽我，每回酒醒了就认错，今天说要弄死我") is not None
 
 
+def test_only_what_is_supposed_is_left_out_of_the_danger(full: Assistant) -> None:
+    """A conditional about the asker's next step (俺要是走了) does not make the danger beside it imagined; a
+    danger that is itself supposed is no emergency; a threat reported with a condition is a threat."""
+    catalogue = full.outreach.catalogue
+    for now in ("刚把一个骑电车的老太太别倒了 她躺那不动 俺要是走了算逃逸不",
+                "屋里一股子煤气味 小孩已经说头晕想吐了 俺要是现在就不住了押金能退不",
+                "他说要是不还钱今儿就劈了俺"):
+        assert full.ask(now, "public").text.startswith("【紧急】"), now
+    assert catalogue.factual("她躺那不动，俺要是走了算逃逸不") == "她躺那不动，俺"
+    for supposed in ("要是有人拿刀堵在门口 我能还手不", "万一有人掉进机井里 谁负责"):
+        assert not full.ask(supposed, "public").text.startswith("【紧急】"), supposed
+
+
 def test_the_wording_profile_pools_what_residents_say_about_a_situation() -> None:
     profiles = WordingProfiles.build([
         ["放弃继承就不养老人中不中", "不要爹的房子就不管爹", "分家不要地就不赡养"],
@@ -351,7 +363,7 @@ def test_the_shipped_emergency_classifier_is_trained_on_the_current_examples(cat
     """After an edit to knowledge/emergency or to the situations' phrasings, `fazhi train-emergency` must be run."""
     model = EmergencyClassifier.load(MODEL_PATH)
     assert model is not None and catalogue.probable is not None
-    assert model.is_trained_on(training_examples(catalogue.emergency_examples()))
+    assert model.is_trained_on(catalogue.emergency_training_examples())
 
 
 def test_the_classifier_scores_as_scikit_learn_does_and_ignores_punctuation(tmp_path: Path) -> None:

@@ -174,11 +174,10 @@ def cmd_situations(args: argparse.Namespace) -> int:
 
 def _emergency_classifier_status(catalogue: SituationCatalogue) -> bool:
     """Say whether the emergency classifier was trained on the examples and phrasings as they are now."""
-    from ..emergency_classifier import training_examples
 
     if catalogue.probable is None:
         return True
-    examples = training_examples(catalogue.emergency_examples())
+    examples = catalogue.emergency_training_examples()
     model = catalogue.probable.classifier
     current = model is not None and model.is_trained_on(examples)
     print((messages.EMERGENCY_MODEL_CURRENT if current else messages.EMERGENCY_MODEL_STALE).format(count=len(examples)))
@@ -254,14 +253,14 @@ def cmd_export_vectors(args: argparse.Namespace) -> int:
 
 def cmd_train_emergency(args: argparse.Namespace) -> int:
     """Retrain the emergency classifier after the examples or the situations' phrasings changed."""
-    from ..emergency_classifier import MODEL_PATH, train, training_examples
+    from ..emergency_classifier import MODEL_PATH, train
     from ..situations import load_catalogue
 
     catalogue = load_catalogue()
     if catalogue.probable is None:
         print(messages.EMERGENCY_TRAIN_NO_SECTION, file=sys.stderr)
         return 2
-    examples = training_examples(catalogue.emergency_examples())
+    examples = catalogue.emergency_training_examples()
     model = train(examples, catalogue.probable.regularization)
     out = Path(args.out) if args.out else MODEL_PATH
     model.save(out)
