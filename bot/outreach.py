@@ -174,6 +174,11 @@ class OutreachAnswerer:
         if exact:  # an article named in the question is what was asked for, whatever its domain
             c.allowed_laws = None
         gated = [e for e in retrieved if self._shown(e, c.allowed_laws)]
+        if c.situation is None and c.allowed_laws is not None:
+            # a domain told only by situations below a match is a guess (合同 in 行纪合同 is not a labour
+            # contract): an article that plainly answers the question's words stays, whatever its law
+            answering = set(map(id, self._answering(question, retrieved)))
+            gated = [e for e in retrieved if id(e) in answering or self._shown(e, c.allowed_laws)]
         if c.situation is not None:  # beside a situation's own articles, only retrieved ones that come close
             gated = self._close_to(question, gated)
         seen: set[str] = set()
@@ -191,6 +196,11 @@ class OutreachAnswerer:
         if amendment is None or amendment.year <= evidence.chunk.year:
             return evidence
         return replace(evidence, chunk=replace(evidence.chunk, text=_rewritten_text(amendment.text)))
+
+    def _answering(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
+        """The articles with a sentence that covers the question well enough to answer it."""
+        return [evidence[i] for coverage, i, _ in self.extractive.best_sentences(question, evidence)
+                if coverage >= CONCLUSION_THRESHOLD]
 
     def _close_to(self, question: str, evidence: list[Evidence]) -> list[Evidence]:
         """The articles that share at least a little of the question's wording (an article that merely

@@ -256,6 +256,14 @@ def test_unrelated_laws_are_never_shown(full: Assistant, question: str, unrelate
     assert _shown_laws(answer) <= consultation.allowed_laws | catalogue.general_laws
 
 
+def test_a_domain_guessed_below_a_match_yields_to_an_article_that_answers(full: Assistant) -> None:
+    """合同 and 变更 make the closest situations labour ones, none close enough to match: the article on
+    exactly what is asked (保理人, 基础交易合同) is shown though its law is not a labour law."""
+    answer = full.ask("基础交易合同无正当理由被变更或者终止，对保理人发生效力吗", "public")
+    assert ("中华人民共和国民法典", 765) in {(s.title, s.article_no) for s in answer.sources}
+
+
+
 RELATED = ["俺家娃十岁，在学校跟同学打闹把人家牙磕掉了，人家叫俺赔", "租的房子漏雨房东不管，俺能扣房租不",
            "邻居在俺地头烧秸秆，火燎到俺家麦子了"]
 
