@@ -167,7 +167,11 @@ class OutreachAnswerer:
             c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *c.related)})
             own = self._situation_articles(c.situation)
             lead = own[:SITUATION_LEAD] + [found for s in c.related for found in self._situation_articles(s)[:1]]
-            rest = own[SITUATION_LEAD: self.situation_articles]
+            # beyond its leading articles, the situation's own come in the order retrieval ranks them for
+            # this question's words (保管人 using the goods: the article on that, before the one on fees)
+            rank = {(e.chunk.title, e.chunk.article_no): n for n, e in reversed(list(enumerate(retrieved)))}
+            rest = sorted(own[SITUATION_LEAD:], key=lambda e: rank.get((e.chunk.title, e.chunk.article_no), len(rank)))
+            rest = rest[: self.situation_articles - SITUATION_LEAD]
         elif domains := _domains_of(matches):
             c.allowed_laws = self.catalogue.allowed_laws(domains)
         exact = [e for e in retrieved if e.exact]

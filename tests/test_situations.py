@@ -283,6 +283,19 @@ def test_basis_is_the_situation_then_the_runners_up_leads_then_retrieval(full: A
     assert [(s.title, s.article_no) for s in answer.sources] == shown[: len(answer.sources)]
 
 
+def test_the_situations_third_article_is_the_one_retrieval_ranks_first(full: Assistant) -> None:
+    """Beyond the two leading articles, the situation's own come in retrieval's order for the question."""
+    question = "保管人保管期间未经寄存人同意自己使用保管物，应承担什么责任"
+    c = full.outreach.consult(question)
+    assert c.situation is not None and len(c.situation.articles) > 3
+    retrieved = [(e.chunk.title, e.chunk.article_no) for e in full.retriever.retrieve(question, "public", 12)]
+    own = [(a.law, a.number) for a in c.situation.articles[2:]]
+    ranked = sorted(own, key=lambda a: retrieved.index(a) if a in retrieved else len(retrieved))
+    assert ranked[0] != own[0], "the example must exercise the reordering"
+    shown = [(e.chunk.title, e.chunk.article_no) for e in c.articles]
+    assert ranked[0] in shown and own[0] not in shown[: shown.index(ranked[0])]
+
+
 def test_situation_words_are_segmented_once_and_kept(catalogue, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A one-shot `fazhi ask` must not re-segment every phrasing: the words are kept in the index folder,
