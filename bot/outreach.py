@@ -142,8 +142,8 @@ class OutreachAnswerer:
         retrieved = [e for e in retrieved if e.chunk.audience == "public"]
         matches = [m for m in self.situations.match(question, self.retriever.index.query_vector(question), k=8)
                    if self.catalogue.may_lead(m.situation, question)]
-        matches = self.situations.rerank(matches, {(e.chunk.title, e.chunk.article_no): rank
-                                                   for rank, e in reversed(list(enumerate(retrieved)))})
+        rank = {(e.chunk.title, e.chunk.article_no): n for n, e in reversed(list(enumerate(retrieved)))}
+        matches = self.situations.rerank(matches, rank)
         lead: list[Evidence] = []
         rest: list[Evidence] = []
         top = next((m for m in matches if m.phrasing_score >= MATCH_THRESHOLD), None)
@@ -169,7 +169,6 @@ class OutreachAnswerer:
             lead = own[:SITUATION_LEAD] + [found for s in c.related for found in self._situation_articles(s)[:1]]
             # beyond its leading articles, the situation's own come in the order retrieval ranks them for
             # this question's words (保管人 using the goods: the article on that, before the one on fees)
-            rank = {(e.chunk.title, e.chunk.article_no): n for n, e in reversed(list(enumerate(retrieved)))}
             rest = sorted(own[SITUATION_LEAD:], key=lambda e: rank.get((e.chunk.title, e.chunk.article_no), len(rank)))
             rest = rest[: self.situation_articles - SITUATION_LEAD]
         elif domains := _domains_of(matches):
@@ -181,7 +180,8 @@ class OutreachAnswerer:
         if c.situation is None and c.allowed_laws is not None:
             # a domain told only by situations below a match is a guess (合同 in 行纪合同 is not a labour
             # contract): an article that plainly answers the question's words stays, whatever its law
-            answering = set(map(id, self._answering(question, retrieved)))
+            outside = [e for e in retrieved if not self._shown(e, c.allowed_laws)]
+            answering = set(map(id, self._answering(question, outside))) if outside else set()
             gated = [e for e in retrieved if id(e) in answering or self._shown(e, c.allowed_laws)]
         if c.situation is not None:  # beside a situation's own articles, only retrieved ones that come close
             gated = self._close_to(question, gated)

@@ -174,7 +174,6 @@ def cmd_situations(args: argparse.Namespace) -> int:
 
 def _emergency_classifier_status(catalogue: SituationCatalogue) -> bool:
     """Say whether the emergency classifier was trained on the examples and phrasings as they are now."""
-
     if catalogue.probable is None:
         return True
     examples = catalogue.emergency_training_examples()
