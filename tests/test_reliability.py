@@ -107,9 +107,15 @@ def test_canary_never_sent_to_the_llm_for_residents(built_data_dir: Path, tmp_pa
 
 
 def _store_is_consistent(data_dir: Path) -> dict[str, int]:
-    conn = sqlite3.connect(data_dir / "index" / "store.sqlite")
-    docs = dict(conn.execute("SELECT doc_id, chunk_count FROM documents"))
-    actual = dict(conn.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id"))
+    # both reads in one transaction: the ingest process may commit a whole document between two bare SELECTs
+    conn = sqlite3.connect(data_dir / "index" / "store.sqlite", isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        docs = dict(conn.execute("SELECT doc_id, chunk_count FROM documents"))
+        actual = dict(conn.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id"))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
     assert {d: n for d, n in docs.items() if n} == actual  # no half-written document, no orphan chunks
     return docs
 
