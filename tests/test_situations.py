@@ -263,7 +263,6 @@ def test_a_domain_guessed_below_a_match_yields_to_an_article_that_answers(full: 
     assert ("中华人民共和国民法典", 765) in {(s.title, s.article_no) for s in answer.sources}
 
 
-
 RELATED = ["俺家娃十岁，在学校跟同学打闹把人家牙磕掉了，人家叫俺赔", "租的房子漏雨房东不管，俺能扣房租不",
            "邻居在俺地头烧秸秆，火燎到俺家麦子了"]
 
