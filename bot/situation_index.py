@@ -4,8 +4,9 @@ Two signals, both over the ways residents put each situation: dense similarity o
 nearest phrasing (same embedding model as the index, so one query vector serves both), and word overlap
 weighted by how rare a word is across situations, with the colloquial lexicon's legal terms and the
 situation's keywords counted in. A third, the question against all of a situation's wordings pooled
-(`WordingProfiles`), only orders the matches: the thresholds stay on the first two. The combination and its thresholds were set on our own question set
-(`benchmarks/resident_everyday.jsonl`), which is kept apart from the phrasings.
+(`WordingProfiles`), only orders the matches: the thresholds stay on the first two. The combination and
+its thresholds were set on our own question set (`benchmarks/resident_everyday.jsonl`), which is kept
+apart from the phrasings.
 """
 
 from __future__ import annotations
@@ -80,20 +81,21 @@ class WordingProfiles:
         df: Counter[str] = Counter(g for own in counted for counts in own for g in counts)
         n = sum(len(own) for own in counted)
         grams = sorted(df)
-        scorer = cls(grams, [math.log((1 + n) / (1 + df[g])) + 1.0 for g in grams], [], [], [], 0)
+        row = {g: r for r, g in enumerate(grams)}
+        idf = [math.log((1 + n) / (1 + df[g])) + 1.0 for g in grams]
         postings: list[list[tuple[int, float]]] = [[] for _ in grams]
         for i, own in enumerate(counted):
             profile: Counter[int] = Counter()
             for counts in own:
-                profile.update(scorer._tfidf(counts))
+                profile.update(_tfidf(counts, row, idf))
             norm = math.sqrt(sum(w * w for w in profile.values())) or 1.0
             for r, w in profile.items():
                 postings[r].append((i, w / norm))
         start = [0]
         for row in postings:
             start.append(start[-1] + len(row))
-        return cls(grams, scorer._idf, start, [i for row in postings for i, _ in row],
-                   [w for row in postings for _, w in row], len(texts))
+        return cls(grams, idf, start, [i for posting in postings for i, _ in posting],
+                   [w for posting in postings for _, w in posting], len(texts))
 
     def to_dict(self) -> dict:
         return {"grams": list(self._row), "idf": self._idf, "start": self._start, "owners": self._owners.tolist(),
@@ -103,18 +105,19 @@ class WordingProfiles:
     def from_dict(cls, data: dict) -> WordingProfiles:
         return cls(data["grams"], data["idf"], data["start"], data["owners"], data["weights"], data["size"])
 
-    def _tfidf(self, counts: Counter[str]) -> dict[int, float]:
-        """l2-normalised sublinear tf × idf over the n-grams known to the profiles, by row."""
-        weights = {r: (1.0 + math.log(c)) * self._idf[r] for g, c in counts.items() if (r := self._row.get(g)) is not None}
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {r: w / norm for r, w in weights.items()}
-
     def similarity(self, question: str) -> np.ndarray:
         scores = np.zeros(self._size, dtype=np.float32)
-        for r, w in self._tfidf(Counter(text_ngrams(question, WORDING_NGRAMS))).items():
+        for r, w in _tfidf(Counter(text_ngrams(question, WORDING_NGRAMS)), self._row, self._idf).items():
             span = slice(self._start[r], self._start[r + 1])
             scores[self._owners[span]] += w * self._weights[span]
         return scores
+
+
+def _tfidf(counts: Counter[str], row: dict[str, int], idf: list[float]) -> dict[int, float]:
+    """l2-normalised sublinear tf × idf over the n-grams the profiles know, keyed by their row."""
+    weights = {r: (1.0 + math.log(c)) * idf[r] for g, c in counts.items() if (r := row.get(g)) is not None}
+    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+    return {r: w / norm for r, w in weights.items()}
 
 
 class SituationIndex:

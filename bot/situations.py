@@ -140,6 +140,9 @@ class ProbableEmergency:
         return self.classifier is not None and self.classifier.probability(question) >= self.threshold
 
 
+_CLAUSE = re.compile(r"[^，。！？,!?；;…\s]+")  # a clause: up to a comma, a full stop or a space
+
+
 @dataclass(frozen=True)
 class ImaginedClauses:
     """What is only supposed is no danger now, wherever in the message it stands: "俺要是走了算逃逸不" beside
@@ -159,9 +162,6 @@ class ImaginedClauses:
             return text[:marker.start()]
 
         return _CLAUSE.sub(cut, question)
-
-
-_CLAUSE = re.compile(r"[^，。！？,!?；;…\s]+")
 
 
 @dataclass
