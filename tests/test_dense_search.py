@@ -87,3 +87,27 @@ def test_a_long_question_is_embedded_by_its_two_ends(assistant: Assistant) -> No
     assert cosine > 0.97
     short = "邻居家的树倒了砸了我的车谁赔？"
     assert np.allclose(assistant.index.query_vector(short), assistant.index.embeddings.embed_query(short))
+
+
+def test_vector_cache_round_trip_and_shipped_seed(tmp_path: Path) -> None:
+    """The cache gives back what was stored, as float32 rows, and a seed file exported from it (int8 with
+    scales) ranks the same: what `fazhi setup` and the situation index read instead of re-embedding."""
+    from bot.embeddings import VectorCache
+
+    rng = np.random.default_rng(7)
+    vectors = {f"h{i}": rng.standard_normal(384).astype(np.float32) for i in range(50)}
+    cache = VectorCache(tmp_path / "vectors.sqlite", "model-a")
+    cache.put_many(vectors)
+    got = cache.get_many([*vectors, "absent"])
+    assert set(got) == set(vectors)
+    for h, v in vectors.items():
+        assert got[h].dtype == np.float32 and np.array_equal(got[h], v)
+    seed_dir = tmp_path / "seeds"
+    assert cache.export_seed(list(vectors), seed_dir / "model-a.npz") == 50
+    seeded = VectorCache(tmp_path / "other.sqlite", "model-a", seed_dirs=[seed_dir]).get_many(list(vectors))
+    matrix = np.asarray([vectors[h] for h in vectors])
+    restored = np.asarray([seeded[h] for h in vectors])
+    cosine = (matrix * restored).sum(1) / np.linalg.norm(matrix, axis=1) / np.linalg.norm(restored, axis=1)
+    assert cosine.min() > 0.999
+    assert np.array_equal(np.argsort(-(restored @ matrix[0]))[:10], np.argsort(-(matrix @ matrix[0]))[:10])
+    assert VectorCache(tmp_path / "third.sqlite", "model-b", seed_dirs=[seed_dir]).get_many(list(vectors)) == {}
