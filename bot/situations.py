@@ -77,6 +77,9 @@ class Situation:
     now_only: bool = False
     """The situation is the emergency itself (a fire burning, someone in the water): a question about the
     past or about the law (the rule's exclusions) is answered from another situation."""
+    not_when: tuple[re.Pattern[str], ...] = ()
+    """Words that put the question in another situation however close its wording (a government act's time
+    limit to sue is not the civil 诉讼时效)."""
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -237,7 +240,10 @@ class SituationCatalogue:
         return rule if rule.is_acute(question) or rule.may_be_now(question) else None
 
     def may_lead(self, situation: Situation, question: str) -> bool:
-        """A situation that is the emergency itself (`now_only`) answers only a question it may be now."""
+        """A situation that is the emergency itself (`now_only`) answers only a question it may be now; none
+        answers a question with its `not_when` words."""
+        if any(p.search(question) for p in situation.not_when):
+            return False
         return not situation.now_only or self.emergency_of(situation, question) is not None
 
     def validate_articles(self, status_of: Callable[[str, int], str | None]) -> list[str]:
@@ -297,10 +303,13 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
     now_only = table.get("now_only", False)
     if not isinstance(now_only, bool) or (now_only and not emergency):
         raise SituationDataError(f"{where}: now_only 只能写 true 或 false，且只用于紧急情形")
+    not_when = table.get("not_when", [])
+    if not isinstance(not_when, list):
+        raise SituationDataError(f"{where}: not_when 要写成正则表达式的列表")
     return Situation(id=sid, name=_require(table, "name", str, where), domain=domain,
                      phrasings=tuple(phrasings), articles=articles, urgency=urgency, help=steps,
                      explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())), emergency=emergency,
-                     now_only=now_only)
+                     now_only=now_only, not_when=_compile(not_when, where))
 
 
 def _compile(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:

@@ -106,6 +106,8 @@ def test_validation_rejects_malformed_situations(tmp_path: Path, articles: str, 
     ('urgency = "emergency"\nemergency = "no_such_rule"\n', "不是 emergencies.toml 中的规则"),
     ('emergency = "fire"\n', "要写 emergency"),
     ('now_only = true\n', "now_only"),
+    ('not_when = "罚款"\n', "not_when"),
+    ('not_when = ["(罚款"]\n', "正则表达式有误"),
 ])
 def test_an_emergency_situation_names_an_existing_rule(tmp_path: Path, lines: str, error: str) -> None:
     text = DOMAIN.format(articles='"民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
@@ -208,6 +210,17 @@ def test_only_what_is_supposed_is_left_out_of_the_danger(full: Assistant) -> Non
     assert catalogue.factual("她躺那不动，俺要是走了算逃逸不") == "她躺那不动，俺"
     for supposed in ("要是有人拿刀堵在门口 我能还手不", "万一有人掉进机井里 谁负责"):
         assert not full.ask(supposed, "public").text.startswith("【紧急】"), supposed
+
+
+@pytest.mark.parametrize("question", ["城管扣了俺的三轮车，俺上访了一年多也没结果，这会儿去法院告还来得及不",
+                                      "乡里给俺的处罚决定俺一直不服，都过去八个月了，还能起诉吗"])
+def test_a_government_acts_time_limit_is_not_the_civil_limitation_period(full: Assistant, question: str) -> None:
+    """Close in wording to 诉讼时效 (好几年了还能告不), but the `not_when` words make it a suit against an
+    administrative act: six months (行政诉讼法第46条), not the civil three years."""
+    answer = full.ask(question, "public")
+    shown = [(s.title, s.article_no) for s in answer.sources]
+    assert ("中华人民共和国行政诉讼法", 46) in shown[:2], answer.text
+    assert (CIVIL, 188) not in shown, answer.text
 
 
 def test_the_wording_profile_pools_what_residents_say_about_a_situation() -> None:
