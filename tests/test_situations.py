@@ -109,7 +109,7 @@ def test_validation_rejects_malformed_situations(tmp_path: Path, articles: str, 
     ('not_when = "罚款"\n', "not_when"),
     ('not_when = ["(罚款"]\n', "正则表达式有误"),
 ])
-def test_an_emergency_situation_names_an_existing_rule(tmp_path: Path, lines: str, error: str) -> None:
+def test_a_situations_optional_fields_are_checked(tmp_path: Path, lines: str, error: str) -> None:
     text = DOMAIN.format(articles='"民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
     with pytest.raises(SituationDataError, match=error):
         load_catalogue(_copy_with(tmp_path, text.replace('name = "测试情形"\n', 'name = "测试情形"\n' + lines)))
