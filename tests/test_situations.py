@@ -212,6 +212,14 @@ def test_only_what_is_supposed_is_left_out_of_the_danger(full: Assistant) -> Non
         assert not full.ask(supposed, "public").text.startswith("【紧急】"), supposed
 
 
+def test_not_back_yet_is_missing_and_once_before_is_past(full: Assistant) -> None:
+    """没有回来 is 没回来 (the 有回 of 有回喝多了, "once", must not read it as past); a past episode is not now."""
+    for missing in ("孩子一直没有回家，电话打不通", "俺爹出门放羊到现在也没有回来"):
+        first = full.ask(missing, "public").text.splitlines()[0]
+        assert first.startswith("【紧急】") and "110" in first, missing
+    assert not full.ask("他有回喝多了在村口睡了半宿，娃自己在家泡面吃，托给亲戚照看有啥讲究", "public").text.startswith("【紧急】")
+
+
 @pytest.mark.parametrize("question", ["城管扣了俺的三轮车，俺上访了一年多也没结果，这会儿去法院告还来得及不",
                                       "乡里给俺的处罚决定俺一直不服，都过去八个月了，还能起诉吗"])
 def test_a_government_acts_time_limit_is_not_the_civil_limitation_period(full: Assistant, question: str) -> None:
