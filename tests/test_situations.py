@@ -218,6 +218,9 @@ def test_not_back_yet_is_missing_and_once_before_is_past(full: Assistant) -> Non
         first = full.ask(missing, "public").text.splitlines()[0]
         assert first.startswith("【紧急】") and "110" in first, missing
     assert not full.ask("他有回喝多了在村口睡了半宿，娃自己在家泡面吃，托给亲戚照看有啥讲究", "public").text.startswith("【紧急】")
+    # 打不通 is no quarrel: a child gone to the river and not back is missing, not a suicide threat
+    first = full.ask("俺孙子放学一直没有回家 电话也打不通 村里说他跟人去河边了 学校有没有责任", "public").text.splitlines()[0]
+    assert "走失" in first and "110" in first, first
 
 
 @pytest.mark.parametrize("question", ["城管扣了俺的三轮车，俺上访了一年多也没结果，这会儿去法院告还来得及不",
