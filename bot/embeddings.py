@@ -127,7 +127,7 @@ class VectorCache:
                 found.update({h: np.frombuffer(blob, dtype=np.float32) for h, blob in rows})
         return found
 
-    def put_many(self, items: Mapping[str, Sequence[float]]) -> None:
+    def put_many(self, items: Mapping[str, np.ndarray]) -> None:
         with self._lock, self._conn:
             self._conn.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
@@ -153,18 +153,18 @@ def embed_with_cache(
     texts: Sequence[str],
     batch_size: int,
     on_batch: Callable[[int], None] | None = None,
-) -> list[Sequence[float]]:
+) -> list[np.ndarray]:
     """Embed texts with `embed` (passages or queries), reusing cached vectors; `on_batch` reports progress
-    as new vectors are computed."""
+    as new vectors are computed. Float32 rows, like the cache's."""
     hashes = [content_hash(t) for t in texts]
-    known: dict[str, Sequence[float]] = dict(cache.get_many(list(dict.fromkeys(hashes))))
+    known = cache.get_many(list(dict.fromkeys(hashes)))
     todo = [i for i, h in enumerate(hashes) if h not in known]
     if on_batch:
         on_batch(len(texts) - len(todo))
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
         vectors = embed([texts[i] for i in batch])
-        fresh = {hashes[i]: v for i, v in zip(batch, vectors, strict=True)}
+        fresh = {hashes[i]: np.asarray(v, dtype=np.float32) for i, v in zip(batch, vectors, strict=True)}
         cache.put_many(fresh)
         known.update(fresh)
         if on_batch:

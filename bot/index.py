@@ -334,7 +334,7 @@ class KnowledgeIndex:
                                                 seed_dirs=[BUNDLED_CACHE_DIR])
             return self._query_cache
 
-    def embed_queries(self, texts: list[str]) -> list[Sequence[float]]:
+    def embed_queries(self, texts: list[str]) -> list[np.ndarray]:
         """Question-like texts, through the query cache (only new or edited texts are embedded)."""
         from .embeddings import embed_with_cache
 

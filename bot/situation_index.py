@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -123,7 +123,7 @@ def _tfidf(counts: Counter[str], row: dict[str, int], idf: list[float]) -> dict[
 class SituationIndex:
     """The catalogue's phrasings, embedded once (through the index's query-vector cache) and searchable."""
 
-    def __init__(self, catalogue: SituationCatalogue, embed_queries: Callable[[list[str]], list[Sequence[float]]],
+    def __init__(self, catalogue: SituationCatalogue, embed_queries: Callable[[list[str]], list[np.ndarray]],
                  expand: Callable[[str], list[str]] = lambda q: [], cache_dir: Path | None = None) -> None:
         self.catalogue = catalogue
         self.expand = expand
@@ -187,7 +187,7 @@ class SituationIndex:
         return terms
 
     @staticmethod
-    def _load_vectors(texts: list[str], embed: Callable[[list[str]], list[Sequence[float]]]) -> np.ndarray:
+    def _load_vectors(texts: list[str], embed: Callable[[list[str]], list[np.ndarray]]) -> np.ndarray:
         # Phrasings are questions, like what they are compared with: embedded as queries (e5's prefix).
         vectors = np.asarray(embed(texts), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
