@@ -71,6 +71,7 @@ class Consultation:
     situation: Situation | None = None
     alternatives: list[Situation] = field(default_factory=list)
     related: list[Situation] = field(default_factory=list)  # runners-up whose leading article is shown too
+    danger: Situation | None = None  # the emergency's own situation: its leading article is shown in addition
     tentative: bool = False  # the situation only just cleared the bar: its explanation is offered as an "if"
     allowed_laws: frozenset[str] | None = None
     evidence: list[Evidence] = field(default_factory=list)
@@ -140,8 +141,9 @@ class OutreachAnswerer:
         c.notes = self._law_notes(question)
         retrieved = retrieved if retrieved is not None else self.retriever.retrieve(question, "public", 12)
         retrieved = [e for e in retrieved if e.chunk.audience == "public"]
-        matches = [m for m in self.situations.match(question, self.retriever.index.query_vector(question), k=8)
-                   if self.catalogue.may_lead(m.situation, question)]
+        ranked = self.situations.match(question, self.retriever.index.query_vector(question),
+                                       k=len(self.catalogue.situations))
+        matches = [m for m in ranked[:8] if self.catalogue.may_lead(m.situation, question)]
         rank = {(e.chunk.title, e.chunk.article_no): n for n, e in reversed(list(enumerate(retrieved)))}
         matches = self.situations.rerank(matches, rank)
         lead: list[Evidence] = []
@@ -162,11 +164,18 @@ class OutreachAnswerer:
             # when very close the resident is asked which one is meant.
             near = [m for m in matches if m is not top][:RELATED_COUNT]
             near = [m for m in near if m.phrasing_score >= RELATED_FLOOR and top.score - m.score < RELATED_MARGIN]
-            c.related = [m.situation for m in near]
             c.alternatives = [m.situation for m in near[:1] if top.score - m.score < CLOSE_MARGIN]
+            if c.emergency is not None and not top.situation.emergency:
+                # a danger now adds the leading article of its own situation however far its wording is
+                # (消防法第44条 beside the neighbour's liability for a fire that is still burning)
+                c.danger = next((m.situation for m in ranked if m.situation.emergency == c.emergency.id
+                                 and self.catalogue.may_lead(m.situation, question)), None)
+                near = [m for m in near if m.situation is not c.danger]
+            c.related = [m.situation for m in near]
             c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *c.related)})
             own = self._situation_articles(c.situation)
-            lead = own[:SITUATION_LEAD] + [found for s in c.related for found in self._situation_articles(s)[:1]]
+            lead = own[:SITUATION_LEAD] + [found for s in ([c.danger] if c.danger else []) + c.related
+                                           for found in self._situation_articles(s)[:1]]
             # beyond its leading articles, the situation's own come in the order retrieval ranks them for
             # this question's words (保管人 using the goods: the article on that, before the one on fees)
             rest = sorted(own[SITUATION_LEAD:], key=lambda e: rank.get((e.chunk.title, e.chunk.article_no), len(rank)))
@@ -290,7 +299,7 @@ class OutreachAnswerer:
         if c.alternatives:
             names = "、".join(f"“{s.name}”" for s in (c.situation, *c.alternatives))
             lines.append(messages.WHICH_SITUATION.format(names=names, first=c.situation.name))
-        shown = c.articles[: self.max_articles]
+        shown = c.articles[: self.max_articles + (c.danger is not None)]
         position = {(e.chunk.title, e.chunk.article_no): n for n, e in enumerate(shown, start=1)}
         said = []
         for item in c.situation.explanation:

@@ -190,6 +190,25 @@ def test_an_emergency_is_answered_from_its_own_situation_and_a_past_one_is_not(f
     assert past.situation is not None and past.situation.id != "fire-spreading-now"
 
 
+@pytest.mark.parametrize(("question", "danger", "article"), [
+    ("两个村为争水浇地打起来了 都拿着铁锨 有人头上见血了 这水到底该谁先浇", "attack-in-progress",
+     ("中华人民共和国人民警察法", 21)),
+    ("俺爸有老年痴呆，早上出去到现在没回来，监护人有啥责任", "missing-person", ("中华人民共和国人民警察法", 21)),
+])
+def test_a_danger_now_shows_its_own_situations_article_beside_the_law_asked(full: Assistant, question: str,
+                                                                          danger: str, article: tuple[str, int]) -> None:
+    """The question is answered from the situation it asks about (who may use the water, the guardian), but
+    while the danger lasts the article on getting help now is shown too, one more than the usual basis."""
+    consultation = full.outreach.consult(question)
+    assert consultation.emergency is not None and consultation.situation is not None
+    assert consultation.danger is not None and consultation.danger.id == danger
+    assert consultation.situation is not consultation.danger
+    answer = full.ask(question, "public")
+    shown = [(s.title, s.article_no) for s in answer.sources]
+    assert article in shown[:3], answer.text
+    assert len(shown) == full.outreach.max_articles + 1
+
+
 def test_a_sign_of_danger_now_lets_the_emergency_lead_though_the_law_is_asked(full: Assistant) -> None:
     # an acute sign stands against the rule's exclusions (犯法不) for the first line and for the situation shown
     consultation = full.outreach.consult("醉汉拎着菜刀堵在俺家院门口骂，说今黑不给钱就砍人，他这算犯法不")
