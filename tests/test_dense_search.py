@@ -111,3 +111,33 @@ def test_vector_cache_round_trip_and_shipped_seed(tmp_path: Path) -> None:
     assert cosine.min() > 0.999
     assert np.array_equal(np.argsort(-(restored @ matrix[0]))[:10], np.argsort(-(matrix @ matrix[0]))[:10])
     assert VectorCache(tmp_path / "third.sqlite", "model-b", seed_dirs=[seed_dir]).get_many(list(vectors)) == {}
+
+
+def test_sparse_scores_are_bm25s_own_and_survive_a_reload(assistant: Assistant, tmp_path: Path) -> None:
+    """The query path sums the saved BM25 columns itself (bm25s is needed only to build): every document's
+    score equals bm25s's `get_scores` on the same tokens, before and after a save and reload, and a folder
+    saved in another layout is rebuilt rather than misread."""
+    import bm25s
+
+    from bot.index import _SparseIndex
+
+    store = assistant.index.store
+    token_lists = [tokens.split() or ["∅"] for _, tokens, _ in store.all_tokens()]
+    reference = bm25s.BM25(k1=1.2, b=0.75)
+    reference.index(token_lists, show_progress=False)
+    built = _SparseIndex.build(store, store.version)
+    built.save(tmp_path / "bm25")
+    loaded = _SparseIndex.load_or_build(store, tmp_path / "bm25")
+    vocabulary = sorted(t for t in reference.vocab_dict if t)  # bm25s keeps a "" with no column
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        tokens = [vocabulary[i] for i in rng.integers(0, len(vocabulary), 4)] + ["不在词表里的词"]
+        expected = reference.get_scores([t for t in tokens if t in reference.vocab_dict])
+        for index in (built, loaded):
+            np.testing.assert_allclose(index.scores(tokens), expected, rtol=1e-5, atol=1e-6)
+    term = vocabulary[len(vocabulary) // 2]
+    assert loaded.document_frequency(term) == sum(term in tokens for tokens in token_lists) > 0
+    (tmp_path / "bm25" / "version").write_text(str(store.version))  # the layout before this one
+    assert _SparseIndex.load_or_build(store, tmp_path / "bm25").document_frequency(term) == \
+        loaded.document_frequency(term)
+    assert (tmp_path / "bm25" / "version").read_text() == f"{_SparseIndex.FORMAT}:{store.version}"
