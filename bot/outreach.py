@@ -52,6 +52,7 @@ NEIGHBOUR_FLOOR = 0.05  # beside a matched situation, a retrieved article sharin
 SURE_MATCH = 0.65  # a match closer than this states its explanation outright (0.55–0.65: right about a third of the time)
 SITUATION_LEAD = 2  # the matched situation's first articles, before runners-up and retrieval
 RELATED_COUNT = 2  # runners-up that may add their leading article
+DANGER_FLOOR = 0.4  # an emergency's own situation this close in wording adds its article beside another's answer
 EMERGENCY_MATCH = 0.55  # a match this close to an emergency situation raises its first line too
 GENERIC_HELP = ("talk", "mediation", "legal_aid", "court")
 
@@ -168,8 +169,12 @@ class OutreachAnswerer:
             if c.emergency is not None and not top.situation.emergency:
                 # a danger now adds the leading article of its own situation however far its wording is
                 # (消防法第44条 beside the neighbour's liability for a fire that is still burning)
-                c.danger = next((m.situation for m in ranked if m.situation.emergency == c.emergency.id
-                                 and self.catalogue.may_lead(m.situation, question)), None)
+                # (of the rule's situations the closest in wording: a bleeding head at a wedding feast is the
+                # person in danger, not the road accident, though the rule that fired covers both)
+                own = [m for m in ranked if m.situation.emergency == c.emergency.id
+                       and self.catalogue.may_lead(m.situation, question)]
+                closest = max(own, key=lambda m: m.phrasing_score, default=None)
+                c.danger = closest.situation if closest and closest.phrasing_score >= DANGER_FLOOR else None
                 near = [m for m in near if m.situation is not c.danger]
             c.related = [m.situation for m in near]
             c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *c.related)})
