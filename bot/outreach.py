@@ -142,9 +142,9 @@ class OutreachAnswerer:
         c.notes = self._law_notes(question)
         retrieved = retrieved if retrieved is not None else self.retriever.retrieve(question, "public", 12)
         retrieved = [e for e in retrieved if e.chunk.audience == "public"]
-        ranked = self.situations.match(question, self.retriever.index.query_vector(question),
-                                       k=len(self.catalogue.situations))
-        matches = [m for m in ranked[:8] if self.catalogue.may_lead(m.situation, question)]
+        vector = self.retriever.index.query_vector(question)
+        matches = [m for m in self.situations.match(question, vector, k=8)
+                   if self.catalogue.may_lead(m.situation, question)]
         rank = {(e.chunk.title, e.chunk.article_no): n for n, e in reversed(list(enumerate(retrieved)))}
         matches = self.situations.rerank(matches, rank)
         lead: list[Evidence] = []
@@ -171,6 +171,7 @@ class OutreachAnswerer:
                 # (消防法第44条 beside the neighbour's liability for a fire that is still burning)
                 # (of the rule's situations the closest in wording: a bleeding head at a wedding feast is the
                 # person in danger, not the road accident, though the rule that fired covers both)
+                ranked = self.situations.match(question, vector, k=len(self.catalogue.situations))
                 own = [m for m in ranked if m.situation.emergency == c.emergency.id
                        and self.catalogue.may_lead(m.situation, question)]
                 closest = max(own, key=lambda m: m.phrasing_score, default=None)
