@@ -167,10 +167,10 @@ class OutreachAnswerer:
             near = [m for m in near if m.phrasing_score >= RELATED_FLOOR and top.score - m.score < RELATED_MARGIN]
             c.alternatives = [m.situation for m in near[:1] if top.score - m.score < CLOSE_MARGIN]
             if c.emergency is not None and not top.situation.emergency:
-                # a danger now adds the leading article of its own situation however far its wording is
-                # (消防法第44条 beside the neighbour's liability for a fire that is still burning)
-                # (of the rule's situations the closest in wording: a bleeding head at a wedding feast is the
-                # person in danger, not the road accident, though the rule that fired covers both)
+                # a danger now adds the leading article of its own situation (消防法第44条 beside the neighbour's
+                # liability for a fire still burning): of the rule's situations the one closest in wording, if
+                # close at all (a bleeding head at a feast is the person in danger, not the road accident,
+                # though the rule that fired covers both)
                 ranked = self.situations.match(question, vector, k=len(self.catalogue.situations))
                 own = [m for m in ranked if m.situation.emergency == c.emergency.id
                        and self.catalogue.may_lead(m.situation, question)]
