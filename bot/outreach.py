@@ -172,9 +172,9 @@ class OutreachAnswerer:
                 # close at all (a bleeding head at a feast is the person in danger, not the road accident,
                 # though the rule that fired covers both)
                 ranked = self.situations.match(question, vector, k=len(self.catalogue.situations))
-                own = [m for m in ranked if m.situation.emergency == c.emergency.id
-                       and self.catalogue.may_lead(m.situation, question)]
-                closest = max(own, key=lambda m: m.phrasing_score, default=None)
+                of_rule = [m for m in ranked if m.situation.emergency == c.emergency.id
+                           and self.catalogue.may_lead(m.situation, question)]
+                closest = max(of_rule, key=lambda m: m.phrasing_score, default=None)
                 c.danger = closest.situation if closest and closest.phrasing_score >= DANGER_FLOOR else None
                 near = [m for m in near if m.situation is not c.danger]
             c.related = [m.situation for m in near]
