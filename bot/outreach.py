@@ -156,6 +156,11 @@ class OutreachAnswerer:
             floor = MATCH_THRESHOLD if top is not None else RELATED_FLOOR
             top = next((m for m in matches if m.situation.emergency == c.emergency.id
                         and m.phrasing_score >= floor), top)
+            if top is None:
+                # nothing comes close, but the rule that fired tells what the danger is: its own situation
+                # answers better than whatever retrieval finds (a teacher asking about a pupil beaten at
+                # home gets the domestic-violence articles, not a stray amendment of the criminal law)
+                top = self._closest_of_rule(question, vector, c.emergency.id)
         if top is not None:
             c.situation = top.situation
             c.tentative = top.phrasing_score < SURE_MATCH
@@ -171,11 +176,8 @@ class OutreachAnswerer:
                 # liability for a fire still burning): of the rule's situations the one closest in wording, if
                 # close at all (a bleeding head at a feast is the person in danger, not the road accident,
                 # though the rule that fired covers both)
-                ranked = self.situations.match(question, vector, k=len(self.catalogue.situations))
-                of_rule = [m for m in ranked if m.situation.emergency == c.emergency.id
-                           and self.catalogue.may_lead(m.situation, question)]
-                closest = max(of_rule, key=lambda m: m.phrasing_score, default=None)
-                c.danger = closest.situation if closest and closest.phrasing_score >= DANGER_FLOOR else None
+                closest = self._closest_of_rule(question, vector, c.emergency.id)
+                c.danger = closest.situation if closest is not None else None
                 near = [m for m in near if m.situation is not c.danger]
             c.related = [m.situation for m in near]
             c.allowed_laws = self.catalogue.allowed_laws({s.domain for s in (c.situation, *c.related)})
@@ -207,6 +209,13 @@ class OutreachAnswerer:
         c.evidence = [self._in_force_wording(e) for e in ordered
                       if not (e.chunk.chunk_id in seen or seen.add(e.chunk.chunk_id))]
         return c
+
+    def _closest_of_rule(self, question: str, vector: list[float], rule_id: str) -> SituationMatch | None:
+        """Of the situations an emergency rule covers, the one closest in wording, if within DANGER_FLOOR."""
+        ranked = self.situations.match(question, vector, k=len(self.catalogue.situations))
+        of_rule = [m for m in ranked if m.situation.emergency == rule_id and self.catalogue.may_lead(m.situation, question)]
+        closest = max(of_rule, key=lambda m: m.phrasing_score, default=None)
+        return closest if closest is not None and closest.phrasing_score >= DANGER_FLOOR else None
 
     def _in_force_wording(self, evidence: Evidence) -> Evidence:
         """An article rewritten by an amendment newer than the law's text here (刑法 of 2020, 修正案（十二） of

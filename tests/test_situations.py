@@ -25,7 +25,13 @@ from bot.emergency_classifier import (
 from bot.laws_db import laws_db_path
 from bot.model import STATUTES
 from bot.retrieval import normalize_question
-from bot.situation_index import AGREEMENT_BONUS, SituationIndex, SituationMatch, WordingProfiles
+from bot.situation_index import (
+    AGREEMENT_BONUS,
+    MATCH_THRESHOLD,
+    SituationIndex,
+    SituationMatch,
+    WordingProfiles,
+)
 from bot.situations import SITUATIONS_DIR, SituationDataError, laws_db_status, load_catalogue
 
 from .conftest import ROOT, make_assistant
@@ -254,6 +260,23 @@ def test_a_danger_now_shows_its_own_situations_article_beside_the_law_asked(full
     shown = [(s.title, s.article_no) for s in answer.sources]
     assert article in shown[:3], answer.text
     assert len(shown) == full.outreach.max_articles + 1
+
+
+def test_a_danger_no_situation_comes_close_to_is_answered_from_its_rules_own_situation(full: Assistant) -> None:
+    """No situation reaches the bar for a teacher's long question, but the rule that fired (a father who beats
+    his child when drunk) says what it is about: its own situation answers, with the nearer one offered as
+    the other choice, instead of whatever retrieval finds."""
+    question = ("我是村小的老师。班上一个三年级女孩最近胳膊上老有淤青，问她只说是摔的，但同学说她爸喝了酒就打她，"
+                "她妈常年在外地。作为老师我应该怎么做？一定要报告吗？报告给谁？")
+    q = normalize_question(question)
+    matches = full.outreach.situations.match(q, full.retriever.index.query_vector(q), k=8)
+    assert all(m.phrasing_score < MATCH_THRESHOLD for m in matches)
+    consultation = full.outreach.consult(q)
+    assert consultation.emergency is not None and consultation.emergency.id == "domestic_violence"
+    assert consultation.situation is not None and consultation.situation.emergency == "domestic_violence"
+    answer = full.ask(question, "public")
+    assert answer.text.startswith("【紧急】") and "110" in answer.text.splitlines()[0]
+    assert answer.sources and answer.sources[0].title == "中华人民共和国反家庭暴力法", answer.text
 
 
 def test_a_sign_of_danger_now_lets_the_emergency_lead_though_the_law_is_asked(full: Assistant) -> None:
