@@ -168,7 +168,7 @@ class OutreachAnswerer:
                 c.emergency = self.catalogue.emergency_of(top.situation, question)
             # Runners-up nearly as close add their leading article (lay words often fit two situations);
             # when very close the resident is asked which one is meant.
-            near = [m for m in matches if m is not top][:RELATED_COUNT]
+            near = [m for m in matches if m.situation is not top.situation][:RELATED_COUNT]
             near = [m for m in near if m.phrasing_score >= RELATED_FLOOR and top.score - m.score < RELATED_MARGIN]
             c.alternatives = [m.situation for m in near[:1] if top.score - m.score < CLOSE_MARGIN]
             if c.emergency is not None and not top.situation.emergency:

@@ -274,6 +274,7 @@ def test_a_danger_no_situation_comes_close_to_is_answered_from_its_rules_own_sit
     consultation = full.outreach.consult(q)
     assert consultation.emergency is not None and consultation.emergency.id == "domestic_violence"
     assert consultation.situation is not None and consultation.situation.emergency == "domestic_violence"
+    assert consultation.alternatives and consultation.situation not in consultation.alternatives
     answer = full.ask(question, "public")
     assert answer.text.startswith("【紧急】") and "110" in answer.text.splitlines()[0]
     assert answer.sources and answer.sources[0].title == "中华人民共和国反家庭暴力法", answer.text
