@@ -211,7 +211,7 @@ class OutreachAnswerer:
         return c
 
     def _closest_of_rule(self, question: str, vector: list[float], rule_id: str) -> SituationMatch | None:
-        """Of the situations an emergency rule covers, the one closest in wording, if within DANGER_FLOOR."""
+        """Of the situations an emergency rule covers, the one closest in wording, if it reaches DANGER_FLOOR."""
         ranked = self.situations.match(question, vector, k=len(self.catalogue.situations))
         of_rule = [m for m in ranked if m.situation.emergency == rule_id and self.catalogue.may_lead(m.situation, question)]
         closest = max(of_rule, key=lambda m: m.phrasing_score, default=None)
