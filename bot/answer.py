@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 from . import messages
 from .index import SearchFilter
@@ -25,6 +26,7 @@ _FRAME_WORDS = frozenset(
 )
 _NUMBER_QUESTION = re.compile(r"多少|几[个次件名人场份批项]?|数量|数目|比例|百分之|办理量|人数|件数|次数|户数|个数")
 _YEAR = re.compile(r"^\d{4}年?$")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # "多长时间内…" asks for a time limit: the sentence that answers it states one (30日内, 六十日, 1年)
 _DURATION_QUESTION = re.compile(r"多长时间|多久|多少天|几天|多少日|几日|多少个?工作日|几个工作日|几个月|多少个月|期限|时限|时效")
 _DURATION = re.compile(r"(?:\d+|[一二两三四五六七八九十百]+)\s*个?(?:工作日|日|天|月|年|小时)")
@@ -79,6 +81,19 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def today() -> date:
+    return date.today()
+
+
+def citation(chunk: Chunk) -> str:
+    """The citation, with the day a statute takes effect where it does not apply yet: laws.db lists a law
+    adopted in 2026 that applies from 2027 (医疗保障法) as 现行有效, and a resident must not take it as in force."""
+    cite = chunk.cite()
+    if not chunk.in_effect_on(today()) and (m := _ISO_DATE.fullmatch(chunk.effective)):
+        cite += messages.NOT_YET_IN_EFFECT.format(date=f"{int(m[1])}年{int(m[2])}月{int(m[3])}日")
+    return cite
 
 
 def source_of(n: int, evidence: Evidence, quote: str = "") -> Source:
@@ -220,7 +235,7 @@ class ExtractiveAnswerer:
     def _quote_articles(self, question: str, audience: Audience, exact: list[Evidence]) -> Answer:
         parts, sources = [], []
         for n, ev in enumerate(exact, start=1):
-            parts.append(f"{ev.chunk.cite()}：{ev.chunk.text}[{n}]")
+            parts.append(f"{citation(ev.chunk)}：{ev.chunk.text}[{n}]")
             sources.append(source_of(n, ev))
         return Answer(question, audience, "\n".join(parts), sources)
 

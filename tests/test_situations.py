@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -198,6 +199,20 @@ UNSEEN = [  # (question, the articles that answer it: any one shown is a hit)
     ("村里修渠叫每户出一个劳力 俺家就俺跟老头子 都七十多了 也得去吗", {("中华人民共和国老年人权益保障法", 60)}),
     ("儿子趁俺住院拿俺的证把老房子转到他名下了 登记的人也没问过俺", {("中华人民共和国老年人权益保障法", 16),
                                                        ("中华人民共和国老年人权益保障法", 55)}),
+    ("借给邻居三千块 条子上只写了借款没写哪天还 这能随时要不", {(CIVIL, 675)}),
+    ("俺给俺表弟作保 他还不上 银行把俺的钱扣了 这钱俺找谁要", {(CIVIL, 700)}),
+    ("他欠俺钱不还 俺把他家三轮开回来了 这行不", {(CIVIL, 1177)}),
+    ("男人把俺俩存的钱偷偷给了外头那个女的 能要回来不", {(CIVIL, 1062), (CIVIL, 153)}),
+    ("诊所说用俺的医保卡挂个住院床位 人不用去 给俺一百块", {("中华人民共和国社会保险法", 87),
+                                                 ("中华人民共和国社会保险法", 88)}),
+    ("娃跟着俺在外地打工 打预防针能在这边打不", {("中华人民共和国疫苗管理法", 47)}),
+    ("集上卖膏药的说一贴能治风湿 俺娘买了好几百 一点用没有", {("中华人民共和国药品管理法", 98),
+                                                  ("中华人民共和国药品管理法", 144)}),
+    ("店门口牌子上写全镇最便宜 叫市场监管给罚了", {("中华人民共和国广告法", 9), ("中华人民共和国广告法", 57)}),
+    ("俺家孩子放他舅家 在那把人家玻璃砸了 人家找俺要钱还是找他舅", {(CIVIL, 1189)}),
+    ("几个人往坑里扔炮 把过路的眼崩伤了 不知道是谁扔的那个", {(CIVIL, 1170)}),
+    ("俺爹有精神病 犯病时候把邻居车砸了 这得俺们当儿女的赔？", {(CIVIL, 1188)}),
+    ("快递员骑车送件撞了俺 快递公司说他是外包的不管", {(CIVIL, 1191)}),
     ("去劳动监察告老板欠工钱 人家说这事得去仲裁 监察就不能叫他掏钱吗", {("中华人民共和国劳动合同法", 85),
                                                       ("中华人民共和国劳动法", 91)}),
     ("复议期限还剩五天 律师还没找着 法律援助中心能不能先接下来", {("中华人民共和国法律援助法", 44)}),
@@ -333,6 +348,21 @@ def test_the_wording_profile_pools_what_residents_say_about_a_situation() -> Non
     assert scores[0] > scores[1] > 0
     assert profiles.similarity("俺哥：不要爹的房子！") == pytest.approx(profiles.similarity("俺哥不要爹的房子"))
     assert not profiles.similarity("xyz").any()
+
+
+def test_a_law_adopted_but_not_yet_in_effect_says_from_when(full: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """laws.db lists 医疗保障法 (adopted 2026, applying from 2027-01-01) as 现行有效: a resident who looks it up
+    is told that it does not apply yet; once it does, the note goes."""
+    from bot import answer
+
+    question = "医疗保障法第三条是怎么规定的"
+    monkeypatch.setattr(answer, "today", lambda: date(2026, 11, 28))
+    before = full.ask(question, "public")
+    assert "《中华人民共和国医疗保障法》第三条（2027年1月1日起施行，目前尚未生效）" in before.text
+    monkeypatch.setattr(answer, "today", lambda: date(2027, 1, 1))
+    after = full.ask(question, "public")
+    assert "尚未生效" not in after.text
+    assert [s.chunk_id for s in after.sources] == [s.chunk_id for s in before.sources]
 
 
 def test_an_amended_criminal_article_is_cited_with_the_amendment_in_force(full: Assistant) -> None:
