@@ -204,9 +204,10 @@ def test_misspellings_listed_are_no_words_of_the_law() -> None:
 
 
 def test_each_misspelling_is_corrected_once_not_again_by_another_row(assistant: Assistant) -> None:
-    """Corrections run in one pass, longest first: 找不着火了 (voice input for “can find no work”) becomes
-    找不着活了 and stays so, though 着活 alone is corrected to 着火 — no fire for a jobless worker."""
-    assert normalize_question("在外边找不着火了 咋办") == "在外边找不着活了 咋办"
+    """Corrections run in one pass, longest first: 找不着火了 (voice input for “can find no work”) and the right
+    找不着活 become 找不到活 and stay so, though 着活 alone is corrected to 着火 — no fire for a jobless worker."""
+    assert normalize_question("在外边找不着火了 咋办") == "在外边找不到活了 咋办"
+    assert normalize_question("过了年还找不着活") == "过了年还找不到活"
     assert normalize_question("家里着活了") == "家里着火了"
     assert not assistant.ask("在外边找不着火了 咋办", "public").text.startswith("【紧急】")
     assert assistant.ask("家里着活了 快", "public").text.startswith("【紧急】")
