@@ -84,6 +84,7 @@ class Answer:
 
 
 def today() -> date:
+    """The day answers speak for (one place, so a test can set the clock)."""
     return date.today()
 
 

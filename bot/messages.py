@@ -104,7 +104,7 @@ OUTREACH_CONCLUSION = "【简单回答】"
 OUTREACH_BASIS = "【法律依据】"
 # after an article that an amendment in force rewrote or added: 《刑法》第一百七十六条（经《刑法修正案（十一）》第十二条修改）
 AMENDED_BY = "（经《{law}》{article}修改）"
-# after an article of a law adopted but not yet applicable: 《医疗保障法》第三十条（2027年1月1日起施行）
+# after an article of a law adopted but not yet applicable: 《医疗保障法》第三十条（2027年1月1日起施行，目前尚未生效）
 NOT_YET_IN_EFFECT = "（{date}起施行，目前尚未生效）"
 OUTREACH_STEPS = "【您可以这样做】"
 OUTREACH_MAYBE = "没有找到能直接回答的条文，以下规定可能与您的问题有关，建议咨询专业人士确认："

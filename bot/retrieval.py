@@ -87,7 +87,8 @@ def misspellings() -> tuple[tuple[str, str], ...]:
 @cache
 def _misspelling_corrector() -> tuple[re.Pattern[str], dict[str, str]] | None:
     """All misspellings in one alternation, longest first: one pass corrects each place once, so a
-    correction is never corrected again by another row (找不着火了 → 找不着活了 stays, though 着活 → 着火)."""
+    correction is never corrected again by another row, and a longer row shields a right phrase from a
+    shorter one (找不着活 → 找不到活 before 着活 → 着火)."""
     pairs = misspellings()
     if not pairs:
         return None
