@@ -30,6 +30,12 @@ QUESTIONS = ["人民调解收费吗？", "邻居家的树倒了砸了我的车�
              "父母去世没有遗嘱，遗产怎么继承？", "被狗咬了谁负责？", "离婚时房子怎么分？", "交通事故对方全责怎么赔偿？"]
 
 
+def question(user: int, number: int) -> str:
+    """Every message a text of its own, so no answer is served from the last questions' cached
+    embeddings: each costs what a real user's new question costs."""
+    return QUESTIONS[(user + number) % len(QUESTIONS)] + f"（{user}-{number}）"
+
+
 def simulate_users(port: int, users: int, per_user: int) -> tuple[list[float], list[str], float]:
     """Each user sends a question, waits for the answer, sends the next; run in a process of its own
     (`run_round`), as users are elsewhere: its 50 threads must not share the bot's interpreter."""
@@ -43,7 +49,7 @@ def simulate_users(port: int, users: int, per_user: int) -> tuple[list[float], l
         for i in range(per_user):
             started = time.perf_counter()
             try:
-                emulator.send_message(uid, uid, QUESTIONS[(uid + i) % len(QUESTIONS)] + f"（{i}）")
+                emulator.send_message(uid, uid, question(uid, i))
                 newest = emulator.wait_for_bot_message(uid, last_seen, timeout=300)
             except Exception as exc:  # a lost reply or a harness failure is what this run measures
                 with lock:

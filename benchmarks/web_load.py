@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.bot_load import QUESTIONS, arguments, measured, run_users
+from benchmarks.bot_load import arguments, measured, question, run_users
 from bot.config import load_settings
 from tests.web_harness import WebClient, WebServer, running_server
 
@@ -51,7 +51,7 @@ def run_round(server: WebServer, users: int, per_user: int) -> dict:
         for i in range(per_user):
             started = time.perf_counter()
             try:
-                first = ask(clients[n], QUESTIONS[(n + i) % len(QUESTIONS)] + f"（{i}）")
+                first = ask(clients[n], question(n, i))
             except Exception as exc:  # a lost or failed answer is what this run measures
                 with lock:
                     problems.append(f"user {n} message {i}: {exc!r}")

@@ -306,10 +306,13 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
     not_when = table.get("not_when", [])
     if not isinstance(not_when, list):
         raise SituationDataError(f"{where}: not_when 要写成正则表达式的列表")
+    excluded = _compile(not_when, where)
+    if hidden := [p for p in phrasings if any(x.search(p) for x in excluded)]:
+        raise SituationDataError(f"{where}: 说法被本情形自己的 not_when 排除，永远用不上：{hidden}")
     return Situation(id=sid, name=_require(table, "name", str, where), domain=domain,
                      phrasings=tuple(phrasings), articles=articles, urgency=urgency, help=steps,
                      explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())), emergency=emergency,
-                     now_only=now_only, not_when=_compile(not_when, where))
+                     now_only=now_only, not_when=excluded)
 
 
 def _compile(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:
