@@ -436,7 +436,11 @@ def main(argv: list[str] | None = None) -> int:
         from .laws_db import laws_db_path
 
         args.laws_db = laws_db_path()
-    catalogue = load_catalogue(args.dir)
+    try:
+        catalogue = load_catalogue(args.dir)
+    except SituationDataError as exc:  # a reviewer's edit: the file and situation, not a traceback
+        print("错误：", exc)
+        return 1
     problems = catalogue.validate_articles(laws_db_status(args.laws_db))
     for d in catalogue.domains:
         print(f"{d.name}: {len(d.situations)} 个情形")
