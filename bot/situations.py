@@ -270,6 +270,14 @@ def parse_article(text: str) -> ArticleRef:
     return ArticleRef(law, cn_to_int(m.group(2)))
 
 
+def _article(text: str, where: str) -> ArticleRef:
+    """`parse_article`, its error naming the file and situation a reviewer has to open."""
+    try:
+        return parse_article(text)
+    except SituationDataError as exc:
+        raise SituationDataError(f"{where}: {exc}") from exc
+
+
 def _require(table: dict, key: str, kind: type, where: str):
     value = table.get(key)
     if not isinstance(value, kind) or (kind in (str, list) and not value):
@@ -283,7 +291,7 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
     phrasings = _require(table, "phrasings", list, where)
     if len(phrasings) < 3:
         raise SituationDataError(f"{where}: 至少要写 3 种群众的说法")
-    articles = tuple(parse_article(a) for a in _require(table, "articles", list, where))
+    articles = tuple(_article(a, where) for a in _require(table, "articles", list, where))
     urgency = table.get("urgency", "normal")
     if urgency not in URGENCIES:
         raise SituationDataError(f"{where}: urgency 只能是 {', '.join(URGENCIES)}")
@@ -293,7 +301,7 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
         raise SituationDataError(f"{where}: 未知的求助途径 {unknown}（见 help_channels.toml）")
     explanation = []
     for item in _require(table, "explanation", list, where):
-        ref = parse_article(_require(item, "article", str, where))
+        ref = _article(_require(item, "article", str, where), where)
         if ref not in articles:
             raise SituationDataError(f"{where}: 解释所依据的 {ref} 不在该情形的 articles 中")
         explanation.append(Explanation(_require(item, "text", str, where), ref))

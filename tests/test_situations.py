@@ -123,6 +123,15 @@ def test_a_situations_optional_fields_are_checked(tmp_path: Path, lines: str, er
         load_catalogue(_copy_with(tmp_path, text.replace('name = "测试情形"\n', 'name = "测试情形"\n' + lines)))
 
 
+def test_the_validator_names_a_broken_file_instead_of_a_traceback(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.situations import main
+
+    broken = _copy_with(tmp_path, DOMAIN.format(articles='"民法典1079"', help='"talk"', explained='"民法典第1079条"'))
+    assert main(["--dir", str(broken)]) == 1
+    assert "错误： test.toml [t]: 条文写法不对" in capsys.readouterr().out
+
+
 def test_cli_lists_and_validates(full_assistant_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bot.channels.cli import main
 
