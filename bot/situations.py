@@ -86,6 +86,10 @@ class Situation:
         """What a question is matched against: the name and every phrasing."""
         return (self.name, *self.phrasings)
 
+    def excludes(self, question: str) -> bool:
+        """The question has words of another situation (`not_when`)."""
+        return any(p.search(question) for p in self.not_when)
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -242,7 +246,7 @@ class SituationCatalogue:
     def may_lead(self, situation: Situation, question: str) -> bool:
         """A situation that is the emergency itself (`now_only`) answers only a question it may be now; none
         answers a question with its `not_when` words."""
-        if any(p.search(question) for p in situation.not_when):
+        if situation.excludes(question):
             return False
         return not situation.now_only or self.emergency_of(situation, question) is not None
 
@@ -314,13 +318,13 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
     not_when = table.get("not_when", [])
     if not isinstance(not_when, list):
         raise SituationDataError(f"{where}: not_when 要写成正则表达式的列表")
-    excluded = _compile(not_when, where)
-    if hidden := [p for p in phrasings if any(x.search(p) for x in excluded)]:
+    situation = Situation(id=sid, name=_require(table, "name", str, where), domain=domain,
+                          phrasings=tuple(phrasings), articles=articles, urgency=urgency, help=steps,
+                          explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())),
+                          emergency=emergency, now_only=now_only, not_when=_compile(not_when, where))
+    if hidden := [p for p in situation.phrasings if situation.excludes(p)]:
         raise SituationDataError(f"{where}: 说法被本情形自己的 not_when 排除，永远用不上：{hidden}")
-    return Situation(id=sid, name=_require(table, "name", str, where), domain=domain,
-                     phrasings=tuple(phrasings), articles=articles, urgency=urgency, help=steps,
-                     explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())), emergency=emergency,
-                     now_only=now_only, not_when=excluded)
+    return situation
 
 
 def _compile(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:
