@@ -426,12 +426,15 @@ class KnowledgeIndex:
     def ingest_paths(self, paths: Sequence[Path], audience: Audience | None = None,
                      shipped_vectors_only: bool = False) -> IngestReport:
         """Ingest files and folders; a folder is the scope for dropping documents that left it.
-        `shipped_vectors_only` (the bundled default): chunks without a cached vector are deferred, not
-        embedded now, so setup stays fast; keyword search finds them meanwhile."""
+        `shipped_vectors_only` (the bundled default): statute chunks without a cached vector are deferred,
+        not embedded now, so setup stays fast; keyword search finds them meanwhile. The township's own
+        documents are few chunks and the heart of staff answers, so they are always embedded at once.
+        A folder's README describes the folder (knowledge/emergency has one); it is never a document."""
         report = IngestReport()
         for path in paths:
             files = [path] if path.is_file() else sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file()
+                p for p in path.rglob("*")
+                if p.suffix.lower() in SUPPORTED_SUFFIXES and p.stem.upper() != "README" and p.is_file()
             )
             documents = self._parse_files(files, audience, report)
             self.ingest_documents(documents, report)
@@ -524,7 +527,8 @@ class KnowledgeIndex:
     # ---- vectors ---------------------------------------------------------------------------
     def sync_vectors(self, limit: int | None = None, cached_only: bool = False) -> int:
         """Embed (or fetch from cache) every chunk still waiting for a vector; resumable at any point.
-        `cached_only`: take only vectors the cache (shipped seeds included) has; defer the rest."""
+        `cached_only`: statutes take only vectors the cache (shipped seeds included) has, the rest of them
+        is deferred; other documents are embedded as usual."""
         from .embeddings import embed_with_cache
 
         total = self.store.count_pending()
@@ -541,17 +545,16 @@ class KnowledgeIndex:
             if skipped:
                 self._delete_vectors(skipped)
                 self.store.mark_embedded(skipped, flag=2)
-            if wanted and cached_only:
+            if cached_only:
                 known = self.vector_cache.get_many([c.hash for c in wanted])
-                self.store.mark_embedded([c.chunk_id for c in wanted if c.hash not in known], flag=DEFERRED)
-                wanted = [c for c in wanted if c.hash in known]
-                vectors = [known[c.hash] for c in wanted]
-                bar.update(len(chunks))
-            elif wanted:
+                deferred = {c.chunk_id for c in wanted if c.doc_type in STATUTES and c.hash not in known}
+                self.store.mark_embedded(sorted(deferred), flag=DEFERRED)
+                bar.update(len(deferred))
+                wanted = [c for c in wanted if c.chunk_id not in deferred]
+            if wanted:
                 vectors = embed_with_cache(self.embeddings.embed_documents, self.vector_cache,
                                            [c.indexed_text for c in wanted],
                                            self.settings.embedding_batch_size, on_batch=bar.update)
-            if wanted:
                 self.collection.upsert(ids=[c.chunk_id for c in wanted],
                                        embeddings=np.asarray(vectors, dtype=np.float32),
                                        metadatas=[c.filter_metadata() for c in wanted])

@@ -94,8 +94,9 @@ def test_incremental_reingest(tmp_path: Path) -> None:
 
 
 def test_articles_without_a_shipped_vector_are_deferred_then_synced(tmp_path: Path) -> None:
-    """Setup takes only cached vectors: a regulation without one is found by keywords at once, waits for
-    `fazhi sync`, and a later ingest of another file does not embed it."""
+    """Setup takes only cached vectors for statutes: a regulation without one is found by keywords at
+    once, waits for `fazhi sync`, and a later ingest of another file does not embed it. The township's
+    own report in the same folder is embedded at once, and the folder's README is no document."""
     folder = tmp_path / "regs"
     folder.mkdir()
     known = REGULATIONS / "行政法规" / "信访工作条例(2022-02-25).md"
@@ -107,26 +108,33 @@ def test_articles_without_a_shipped_vector_are_deferred_then_synced(tmp_path: Pa
     burial_text = (REGULATIONS / "行政法规" / "殡葬管理条例(2012-11-09).md").read_text(encoding="utf-8")
     (folder / "殡葬条例测试副本.md").write_text(burial_text.replace("# 殡葬管理条例", "# 殡葬管理测试条例", 1),
                                           encoding="utf-8")
+    shutil.copy(REPORT, folder / REPORT.name)
+    (folder / "README.md").write_text("# 说明\n\n本文件夹放镇报告和法规，供 fazhi setup 收录。\n", encoding="utf-8")
 
     report = assistant.index.ingest_paths([folder], shipped_vectors_only=True)
-    burial = len(report.added[0].chunks)
-    assert report.embedded == 0 and report.deferred == burial == assistant.index.store.count_deferred()
-    assert assistant.index.collection.count() == vectors
+    added = {doc.title: len(doc.chunks) for doc in report.added}
+    burial = added["殡葬管理测试条例"]
+    assert sorted(added) == ["柏香镇人民政府关于2024年法治政府建设情况的报告", "殡葬管理测试条例"]
+    report_chunks = assistant.index.collection.count() - vectors
+    assert report_chunks > 10 and report.embedded == report_chunks
+    assert report.deferred == burial == assistant.index.store.count_deferred()
     assistant.retriever.refresh()
     hits = assistant.retriever.retrieve("骨灰 公墓 殡仪馆", "public", 5)
     assert any(e.chunk.title == "殡葬管理测试条例" for e in hits)  # keyword search finds it already
 
-    report_file = tmp_path / REPORT.name
-    shutil.copy(REPORT, report_file)
-    assert assistant.ingest([report_file]).embedded > 0 and assistant.index.store.count_deferred() == burial
+    other_file = tmp_path / "另一份报告.txt"
+    other_file.write_text(REPORT.read_text(encoding="utf-8").replace("2024年", "2023年"), encoding="utf-8")
+    assert assistant.ingest([other_file]).embedded > 0 and assistant.index.store.count_deferred() == burial
 
     out = subprocess.run([sys.executable, "-m", "bot.channels.cli", "--data-dir", str(tmp_path / "data"), "sync"],
                          capture_output=True, text=True, cwd=ROOT, check=True)
     assert f"已补齐 {burial} 个" in out.stderr
     fresh = make_assistant(tmp_path / "data", knowledge_dir=folder)
     assert fresh.index.store.count_deferred() == 0 and fresh.health()["deferred_vectors"] == 0
-    assert fresh.index.collection.count() == vectors + burial + len(assistant.index.store.chunks_of(
-        next(d.doc_id for d in fresh.index.store.documents() if d.doc_type == "report")))
+    reports = [d.doc_id for d in fresh.index.store.documents() if d.doc_type == "report"]
+    assert len(reports) == 2
+    assert fresh.index.collection.count() == vectors + burial + sum(
+        len(assistant.index.store.chunks_of(doc_id)) for doc_id in reports)
 
 
 def test_index_persists_on_disk_across_processes(built_data_dir: Path) -> None:
