@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import write_atomically
 from .text import text_ngrams
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
@@ -57,9 +58,7 @@ class EmergencyClassifier:
     def save(self, path: Path) -> None:
         data = {"bias": self.bias, "trained_on": self.trained_on,
                 "weights": {g: [round(idf, 5), round(w, 5)] for g, (idf, w) in sorted(self.weights.items())}}
-        partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        partial.replace(path)
+        write_atomically(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
     @classmethod
     def load(cls, path: Path) -> EmergencyClassifier | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import write_atomically
 from .model import content_hash
 from .situations import Situation, SituationCatalogue
 from .text import text_ngrams, tokenize
@@ -168,10 +169,8 @@ class SituationIndex:
         cache_dir.mkdir(parents=True, exist_ok=True)
         for stale in cache_dir.glob("situation-terms-*.json"):
             stale.unlink(missing_ok=True)
-        partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps({"terms": [sorted(t) for t in terms], "keywords": weights,
-                                       "wording": wording.to_dict()}, ensure_ascii=False), encoding="utf-8")
-        partial.replace(path)
+        write_atomically(path, json.dumps({"terms": [sorted(t) for t in terms], "keywords": weights,
+                                           "wording": wording.to_dict()}, ensure_ascii=False).encode("utf-8"))
         return terms, weights, wording
 
     @classmethod

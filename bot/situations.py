@@ -25,6 +25,7 @@ from pathlib import Path
 
 from . import emergency_classifier
 from .emergency_classifier import MODEL_PATH, EmergencyClassifier
+from .files import write_atomically
 from .model import in_force
 from .numerals import CN_NUMERAL, cn_to_int
 
@@ -359,10 +360,7 @@ def load_catalogue(directory: Path = SITUATIONS_DIR, cache_dir: Path | None = No
     cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in cache_dir.glob("situations-*.pickle"):
         stale.unlink(missing_ok=True)
-    partial = cached.with_suffix(".tmp")
-    with partial.open("wb") as handle:
-        pickle.dump(catalogue, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    partial.replace(cached)
+    write_atomically(cached, pickle.dumps(catalogue, protocol=pickle.HIGHEST_PROTOCOL))
     return catalogue
 
 

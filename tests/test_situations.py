@@ -142,6 +142,20 @@ def test_cli_lists_and_validates(full_assistant_dir: Path, capsys: pytest.Captur
 
 
 # ---- answers on the full bundled index (all national laws) --------------------------------------
+def test_processes_building_the_situation_caches_at_once_do_not_collide(tmp_path: Path) -> None:
+    """The bot and a one-shot `fazhi ask` may start together on an empty cache folder: each writes its
+    own temporary file, so neither fails and both read a whole catalogue."""
+    code = ("import sys; from pathlib import Path; from bot.situations import load_catalogue; "
+            "print(len(load_catalogue(cache_dir=Path(sys.argv[1])).situations))")
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], [err for _, err in results]
+    counts = {int(out) for out, _ in results}
+    assert counts == {len(load_catalogue().situations)}
+    assert [p.suffix for p in tmp_path.iterdir()] == [".pickle"]  # no temporary file left behind
+
+
 @pytest.fixture(scope="module")
 def full_assistant_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled default (report + every national law, shipped vectors): what residents really query."""
