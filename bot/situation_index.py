@@ -133,13 +133,20 @@ class SituationIndex:
         texts = [t for s in situations for t in s.texts]
         self._vectors = self._load_vectors(texts, embed_queries)
         self._terms, keyword_weights, self._wording = self._load_lexical(situations, cache_dir)
-        self._keywords = [list(zip(s.keywords, w, strict=True)) for s, w in zip(situations, keyword_weights, strict=True)]
-        n = len(situations)
-        df: dict[str, int] = {}
-        for terms in self._terms:
+        # Inverted lists (word → situations, keyword → situations and weights): a question touches a few
+        # dozen words, so scoring walks those instead of every situation's whole vocabulary.
+        owners: dict[str, list[int]] = {}
+        for i, terms in enumerate(self._terms):
             for t in terms:
-                df[t] = df.get(t, 0) + 1
-        self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+                owners.setdefault(t, []).append(i)
+        self._term_owners = {t: np.asarray(ix, dtype=np.int32) for t, ix in owners.items()}
+        self._keyword_owners: dict[str, list[tuple[int, float]]] = {}
+        for i, (situation, weights) in enumerate(zip(situations, keyword_weights, strict=True)):
+            for keyword, weight in zip(situation.keywords, weights, strict=True):
+                self._keyword_owners.setdefault(keyword, []).append((i, weight))
+        self._keyword_lengths = sorted({len(k) for k in self._keyword_owners})
+        n = len(situations)
+        self._idf = {t: math.log(1 + (n - len(ix) + 0.5) / (len(ix) + 0.5)) for t, ix in owners.items()}
         self._default_idf = math.log(1 + n)
 
     @staticmethod
@@ -198,11 +205,20 @@ class SituationIndex:
         weights = {t: self._idf.get(t, self._default_idf) for t in tokens}
         weights.update({t: 0.5 * self._idf[t] for t in expansion if t in self._idf})
         total = sum(v for t, v in weights.items() if t in tokens) or 1.0
-        scores = np.zeros(len(self._terms), dtype=np.float32)
-        for i, terms in enumerate(self._terms):
-            hit = sum(w for t, w in weights.items() if t in terms)
-            scores[i] = min(1.0, hit / total)
-        return scores
+        hits = np.zeros(len(self._terms), dtype=np.float64)
+        for t, w in weights.items():
+            if (owners := self._term_owners.get(t)) is not None:
+                hits[owners] += w
+        return np.minimum(1.0, hits / total).astype(np.float32)
+
+    def _keyword_bonus(self, question: str) -> dict[int, float]:
+        """Per situation, its two strongest keywords found in the question (substrings of it)."""
+        found: dict[int, list[float]] = {}
+        present = {question[i:i + n] for n in self._keyword_lengths for i in range(len(question) - n + 1)}
+        for keyword in present & self._keyword_owners.keys():
+            for i, weight in self._keyword_owners[keyword]:
+                found.setdefault(i, []).append(weight)
+        return {i: KEYWORD_BONUS * sum(sorted(weights, reverse=True)[:2]) for i, weights in found.items()}
 
     def match(self, question: str, query_vector: list[float] | np.ndarray, k: int = 5) -> list[SituationMatch]:
         """The k best situations, best first, with their combined score (0–1 and a keyword bonus)."""
@@ -217,9 +233,8 @@ class SituationIndex:
         dense = np.clip((best - DENSE_FLOOR) / (DENSE_CEILING - DENSE_FLOOR), 0.0, 1.0)
         lexical = self._lexical(question)
         scores = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
-        for i, keywords in enumerate(self._keywords):
-            hits = sorted((w for kw, w in keywords if kw in question), reverse=True)[:2]
-            scores[i] += KEYWORD_BONUS * sum(hits)
+        for i, bonus in self._keyword_bonus(question).items():
+            scores[i] += bonus
         wording = WORDING_WEIGHT * self._wording.similarity(question)
         order = np.argsort(-(scores + wording))[:k]
         return [SituationMatch(situations[i], float(scores[i] + wording[i]), float(best[i]), float(lexical[i]),

@@ -11,6 +11,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.assistant import Assistant
@@ -28,12 +29,14 @@ from bot.model import STATUTES
 from bot.retrieval import normalize_question
 from bot.situation_index import (
     AGREEMENT_BONUS,
+    KEYWORD_BONUS,
     MATCH_THRESHOLD,
     SituationIndex,
     SituationMatch,
     WordingProfiles,
 )
 from bot.situations import SITUATIONS_DIR, SituationDataError, laws_db_status, load_catalogue
+from bot.text import tokenize
 
 from .conftest import ROOT, make_assistant
 
@@ -167,6 +170,29 @@ def full_assistant_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def full(full_assistant_dir: Path) -> Assistant:
     return make_assistant(full_assistant_dir)
+
+
+def test_situation_scores_from_inverted_lists_equal_the_full_scan(full: Assistant) -> None:
+    """The word and keyword scores walk inverted lists (a few dozen words per question, not every
+    situation's vocabulary); on a sample of wordings they must equal a scan of every situation."""
+    index = full.outreach.situations
+    situations = index.catalogue.situations
+    keyword_weights = SituationIndex._keyword_weights(situations)
+    questions = [s.phrasings[0] + "，" + situations[-1 - n].phrasings[-1] for n, s in enumerate(situations[:60])]
+    for question in questions + ["村里有人打了我一顿，怎么办？", "兄弟几个不养老人咋办"]:
+        bonus = {}
+        for i, (situation, weights) in enumerate(zip(situations, keyword_weights, strict=True)):
+            hits = sorted((w for kw, w in zip(situation.keywords, weights, strict=True) if kw in question),
+                          reverse=True)[:2]
+            if hits:
+                bonus[i] = KEYWORD_BONUS * sum(hits)
+        assert index._keyword_bonus(question) == bonus
+        tokens = list(dict.fromkeys(tokenize(question)))
+        weights = {t: index._idf.get(t, index._default_idf) for t in tokens}
+        weights.update({t: 0.5 * index._idf[t] for t in index.expand(question) if t not in tokens and t in index._idf})
+        total = sum(v for t, v in weights.items() if t in tokens) or 1.0
+        scan = [min(1.0, sum(w for t, w in weights.items() if t in terms) / total) for terms in index._terms]
+        assert np.array_equal(index._lexical(question), np.asarray(scan, dtype=np.float32))
 
 
 def _shown_laws(answer) -> set[str]:
