@@ -524,7 +524,7 @@ def test_situation_words_are_segmented_once_and_kept(catalogue, tmp_path: Path,
     monkeypatch.setattr(SituationIndex, "_situation_terms", staticmethod(lambda s: pytest.fail("segmented again")))
     monkeypatch.setattr(SituationIndex, "_keyword_weights", staticmethod(lambda s: pytest.fail("weighed again")))
     again = SituationIndex(catalogue, embed, cache_dir=tmp_path)
-    assert again._terms == first._terms and again._keywords == first._keywords
+    assert again._terms == first._terms and again._keyword_owners == first._keyword_owners
     monkeypatch.undo()
     smaller = load_catalogue(SITUATIONS_DIR)
     smaller.situations = smaller.situations[:-1]
