@@ -141,3 +141,18 @@ def test_sparse_scores_are_bm25s_own_and_survive_a_reload(assistant: Assistant, 
     assert _SparseIndex.load_or_build(store, tmp_path / "bm25").document_frequency(term) == \
         loaded.document_frequency(term)
     assert (tmp_path / "bm25" / "version").read_text() == f"{_SparseIndex.FORMAT}:{store.version}"
+
+
+def test_questions_embedded_at_once_on_several_threads_get_their_own_vectors(assistant: Assistant) -> None:
+    """The bot embeds on several answer threads at once without a lock: each question must still get
+    exactly the vector it gets alone (a shared buffer in the engine would mix them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    embeddings = assistant.index.embeddings
+    texts = [f"{question}（第{n}次）" for n in range(6) for question in QUESTIONS]
+    alone = [np.asarray(embeddings.embed_query(text)) for text in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda text: np.asarray(embeddings.embed_query(text)), texts))
+    for text, expected, got in zip(texts, alone, together, strict=True):
+        assert np.allclose(got, expected, atol=1e-5), text
+    assert not np.allclose(alone[0], alone[1])
