@@ -81,6 +81,9 @@ class Situation:
     not_when: tuple[re.Pattern[str], ...] = ()
     """Words that put the question in another situation however close its wording (a government act's time
     limit to sue is not the civil 诉讼时效)."""
+    only_when: tuple[re.Pattern[str], ...] = ()
+    """Cues the question must have, each of them: without a child in it a school fee is no minor's matter,
+    however close the rest of the wording."""
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -88,8 +91,9 @@ class Situation:
         return (self.name, *self.phrasings)
 
     def excludes(self, question: str) -> bool:
-        """The question has words of another situation (`not_when`)."""
-        return any(p.search(question) for p in self.not_when)
+        """The question has words of another situation (`not_when`) or lacks a cue of this one (`only_when`)."""
+        return (any(p.search(question) for p in self.not_when)
+                or not all(p.search(question) for p in self.only_when))
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,7 @@ class SituationCatalogue:
 
     def may_lead(self, situation: Situation, question: str) -> bool:
         """A situation that is the emergency itself (`now_only`) answers only a question it may be now; none
-        answers a question with its `not_when` words."""
+        answers a question its `not_when` or `only_when` rule out."""
         if situation.excludes(question):
             return False
         return not situation.now_only or self.emergency_of(situation, question) is not None
@@ -316,15 +320,18 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
     now_only = table.get("now_only", False)
     if not isinstance(now_only, bool) or (now_only and not emergency):
         raise SituationDataError(f"{where}: now_only 只能写 true 或 false，且只用于紧急情形")
-    not_when = table.get("not_when", [])
-    if not isinstance(not_when, list):
-        raise SituationDataError(f"{where}: not_when 要写成正则表达式的列表")
+    cues = {}
+    for key in ("not_when", "only_when"):
+        cues[key] = table.get(key, [])
+        if not isinstance(cues[key], list):
+            raise SituationDataError(f"{where}: {key} 要写成正则表达式的列表")
     situation = Situation(id=sid, name=_require(table, "name", str, where), domain=domain,
                           phrasings=tuple(phrasings), articles=articles, urgency=urgency, help=steps,
                           explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())),
-                          emergency=emergency, now_only=now_only, not_when=_compile(not_when, where))
+                          emergency=emergency, now_only=now_only, not_when=_compile(cues["not_when"], where),
+                          only_when=_compile(cues["only_when"], where))
     if hidden := [p for p in situation.phrasings if situation.excludes(p)]:
-        raise SituationDataError(f"{where}: 说法被本情形自己的 not_when 排除，永远用不上：{hidden}")
+        raise SituationDataError(f"{where}: 说法被本情形自己的 not_when 或 only_when 排除，永远用不上：{hidden}")
     return situation
 
 

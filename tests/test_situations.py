@@ -119,11 +119,23 @@ def test_validation_rejects_malformed_situations(tmp_path: Path, articles: str, 
     ('not_when = "罚款"\n', "not_when"),
     ('not_when = ["(罚款"]\n', "正则表达式有误"),
     ('not_when = ["二"]\n', "永远用不上"),  # a phrasing its own exclusion hides could never lead
+    ('only_when = "孩子"\n', "only_when"),
+    ('only_when = ["一|二"]\n', "永远用不上"),  # 三 lacks the cue
 ])
 def test_a_situations_optional_fields_are_checked(tmp_path: Path, lines: str, error: str) -> None:
     text = DOMAIN.format(articles='"民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
     with pytest.raises(SituationDataError, match=error):
         load_catalogue(_copy_with(tmp_path, text.replace('name = "测试情形"\n', 'name = "测试情形"\n' + lines)))
+
+
+def test_a_situation_needs_every_one_of_its_only_when_cues(tmp_path: Path) -> None:
+    text = DOMAIN.format(articles='"民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
+    cues = 'only_when = ["[一二三]", "[一二三五]"]\n'
+    situation = load_catalogue(_copy_with(tmp_path, text.replace('name = "测试情形"\n', 'name = "测试情形"\n' + cues))
+                               ).situations[0]
+    assert not situation.excludes("俺问的是二")
+    assert situation.excludes("俺问的是五")  # the second cue alone is not enough
+    assert situation.excludes("俺问的是四")
 
 
 def test_the_validator_names_a_broken_file_instead_of_a_traceback(tmp_path: Path,
