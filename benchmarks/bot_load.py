@@ -118,7 +118,7 @@ def arguments(description: str) -> argparse.Namespace:
 def main() -> None:
     args = arguments(__doc__.splitlines()[0])
     settings = load_settings(data_dir=Path(args.data_dir), resident_rate_per_minute=100_000,
-                             resident_daily_quota=100_000).for_serving()  # as `fazhi serve` / `fazhi web` run
+                             resident_daily_quota=100_000).for_questions()  # as `fazhi serve` / `fazhi web` run
     with TelegramEmulator() as emulator:
         bot = TelegramBot(settings, Assistant(settings))
         with running_application(bot.build(emulator.application_builder()), timeout=60):

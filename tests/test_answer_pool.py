@@ -44,7 +44,7 @@ def test_questions_start_in_arrival_order() -> None:
     assert started == list(range(12))  # a later question never overtook an earlier one
 
 
-def test_servers_embed_on_one_core_unless_told_otherwise() -> None:
-    assert load_settings().for_serving().embedding_threads == 1
-    assert load_settings(embedding_threads=4).for_serving().embedding_threads == 4
+def test_question_answering_processes_embed_on_one_core_unless_told_otherwise() -> None:
+    assert load_settings().for_questions().embedding_threads == 1
+    assert load_settings(embedding_threads=4).for_questions().embedding_threads == 4
     assert load_settings(answer_workers=3).answer_concurrency == 3

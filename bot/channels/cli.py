@@ -78,7 +78,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from ..text import load_segmenter_in_background
 
     load_segmenter_in_background()
-    assistant = _assistant(args)
+    assistant = _assistant(args, settings=_settings(args).for_questions())
     streamed: list[str] = []
 
     def show(token: str) -> None:
@@ -103,7 +103,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from ..assistant import InvalidQuestion
 
-    assistant = _assistant(args)
+    assistant = _assistant(args, settings=_settings(args).for_questions())
     print("法治助手（输入问题回车；/new 换话题；/quit 退出）")
     previous: str | None = None
     while True:
@@ -277,7 +277,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .telegram import check_settings, serve
 
-    settings = _settings(args).for_serving()
+    settings = _settings(args).for_questions()
     problem = check_settings(settings)
     if problem:
         print(f"无法启动：{problem}", file=sys.stderr)
@@ -292,7 +292,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_web(args: argparse.Namespace) -> int:
     from .web import serve, write_qr
 
-    settings = _settings(args).for_serving().model_copy(
+    settings = _settings(args).for_questions().model_copy(
         update={k: v for k, v in (("web_host", args.host), ("web_port", args.port)) if v is not None})
     if args.qr:
         if not settings.web_public_url:

@@ -513,5 +513,5 @@ def run(app: Application, settings: Settings, **options) -> None:
 
 
 def serve(settings: Settings) -> None:
-    settings = settings.for_serving()
+    settings = settings.for_questions()
     run(TelegramBot(settings, Assistant(settings)).build(), settings)

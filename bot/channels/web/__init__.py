@@ -14,7 +14,7 @@ def serve(settings: Settings) -> None:
 
     from ...assistant import Assistant
 
-    settings = settings.for_serving()
+    settings = settings.for_questions()
     assistant = Assistant(settings)
     assistant.warm_up()
     uvicorn.run(create_app(settings, assistant), host=settings.web_host, port=settings.web_port,
