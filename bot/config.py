@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         on one core, leaving the other to the rest of another answer, gives ~45 % more replies a second
         (two cores, 50 users: 41 → 59 replies/s). A one-shot `fazhi ask` or `fazhi chat` often shares the
         machine with a running bot: an embedding split over two cores waits at every step for the busy one
-        (one core busy: 1.2–1.7 s a `fazhi ask` instead of 1.0–1.2 s; idle, both ~0.96 s)."""
+        (one of two cores busy: 1.6 s a `fazhi ask` instead of 2.2–2.8 s; idle about the same)."""
         return self if self.embedding_threads else self.model_copy(update={"embedding_threads": 1})
 
     @property

@@ -320,19 +320,22 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
     now_only = table.get("now_only", False)
     if not isinstance(now_only, bool) or (now_only and not emergency):
         raise SituationDataError(f"{where}: now_only 只能写 true 或 false，且只用于紧急情形")
-    cues = {}
-    for key in ("not_when", "only_when"):
-        cues[key] = table.get(key, [])
-        if not isinstance(cues[key], list):
-            raise SituationDataError(f"{where}: {key} 要写成正则表达式的列表")
     situation = Situation(id=sid, name=_require(table, "name", str, where), domain=domain,
                           phrasings=tuple(phrasings), articles=articles, urgency=urgency, help=steps,
                           explanation=tuple(explanation), keywords=tuple(table.get("keywords", ())),
-                          emergency=emergency, now_only=now_only, not_when=_compile(cues["not_when"], where),
-                          only_when=_compile(cues["only_when"], where))
+                          emergency=emergency, now_only=now_only, not_when=_patterns(table, "not_when", where),
+                          only_when=_patterns(table, "only_when", where))
     if hidden := [p for p in situation.phrasings if situation.excludes(p)]:
         raise SituationDataError(f"{where}: 说法被本情形自己的 not_when 或 only_when 排除，永远用不上：{hidden}")
     return situation
+
+
+def _patterns(table: dict, key: str, where: str) -> tuple[re.Pattern[str], ...]:
+    """An optional list of regular expressions (`not_when`, `only_when`), compiled."""
+    patterns = table.get(key, [])
+    if not isinstance(patterns, list):
+        raise SituationDataError(f"{where}: {key} 要写成正则表达式的列表")
+    return _compile(patterns, where)
 
 
 def _compile(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:

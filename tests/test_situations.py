@@ -111,6 +111,12 @@ def test_validation_rejects_malformed_situations(tmp_path: Path, articles: str, 
         load_catalogue(_copy_with(tmp_path, DOMAIN.format(articles=articles, help=help, explained=explained)))
 
 
+def _with_optional(tmp_path: Path, lines: str) -> Path:
+    """The test domain with optional fields added to its one situation."""
+    text = DOMAIN.format(articles='"民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
+    return _copy_with(tmp_path, text.replace('name = "测试情形"\n', 'name = "测试情形"\n' + lines))
+
+
 @pytest.mark.parametrize(("lines", "error"), [
     ('urgency = "emergency"\n', "要写 emergency"),
     ('urgency = "emergency"\nemergency = "no_such_rule"\n', "不是 emergencies.toml 中的规则"),
@@ -123,16 +129,12 @@ def test_validation_rejects_malformed_situations(tmp_path: Path, articles: str, 
     ('only_when = ["一|二"]\n', "永远用不上"),  # 三 lacks the cue
 ])
 def test_a_situations_optional_fields_are_checked(tmp_path: Path, lines: str, error: str) -> None:
-    text = DOMAIN.format(articles='"民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
     with pytest.raises(SituationDataError, match=error):
-        load_catalogue(_copy_with(tmp_path, text.replace('name = "测试情形"\n', 'name = "测试情形"\n' + lines)))
+        load_catalogue(_with_optional(tmp_path, lines))
 
 
 def test_a_situation_needs_every_one_of_its_only_when_cues(tmp_path: Path) -> None:
-    text = DOMAIN.format(articles='"民法典第1079条"', help='"talk"', explained='"民法典第1079条"')
-    cues = 'only_when = ["[一二三]", "[一二三五]"]\n'
-    situation = load_catalogue(_copy_with(tmp_path, text.replace('name = "测试情形"\n', 'name = "测试情形"\n' + cues))
-                               ).situations[0]
+    situation = load_catalogue(_with_optional(tmp_path, 'only_when = ["[一二三]", "[一二三五]"]\n')).situations[0]
     assert not situation.excludes("俺问的是二")
     assert situation.excludes("俺问的是五")  # the second cue alone is not enough
     assert situation.excludes("俺问的是四")
