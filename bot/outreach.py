@@ -47,6 +47,9 @@ QUOTE_LIMIT = 150
 CONCLUSION_THRESHOLD = 0.4
 RELEVANT_FLOOR = 0.1  # below a conclusion, an article this close may still be shown as possibly relevant
 LONG_QUESTION_TERMS = 20  # beyond this many focus terms the floor above falls in proportion
+# e5 puts any two short texts close (明天下雨不 and 被无故辞退了 at 0.89): a question this short that names
+# nothing legal is matched to a situation only through one of the situation's own keywords
+SHORT_QUESTION = 12
 NEAR_BEST = 0.5  # and a possibly relevant article shares at least half of what the closest one does
 NEIGHBOUR_FLOOR = 0.05  # beside a matched situation, a retrieved article sharing less of the question is left out
 SURE_MATCH = 0.65  # a match closer than this states its explanation outright (0.55–0.65: right about a third of the time)
@@ -57,9 +60,12 @@ EMERGENCY_MATCH = 0.55  # a match this close to an emergency situation raises it
 GENERIC_HELP = ("talk", "mediation", "legal_aid", "court")
 
 
+def _core(question: str) -> str:
+    return re.sub(r"[^\u4e00-\u9fa5A-Za-z0-9]", "", question)
+
+
 def is_vague(question: str) -> bool:
-    core = re.sub(r"[^\u4e00-\u9fa5A-Za-z0-9]", "", question)
-    return len(core) < 5
+    return len(_core(question)) < 5
 
 
 @dataclass
@@ -145,6 +151,8 @@ class OutreachAnswerer:
         vector = self.retriever.index.query_vector(question)
         matches = [m for m in self.situations.match(question, vector, k=8)
                    if self.catalogue.may_lead(m.situation, question)]
+        if self._says_too_little(question):
+            matches = [m for m in matches if m.keyword > 0]
         rank = {(e.chunk.title, e.chunk.article_no): n for n, e in reversed(list(enumerate(retrieved)))}
         matches = self.situations.rerank(matches, rank)
         lead: list[Evidence] = []
@@ -273,9 +281,16 @@ class OutreachAnswerer:
                                                              status=ref.chunk.status))
         return notes
 
+    def _names_the_law(self, question: str) -> bool:
+        """Legal or everyday-dispute wording, or a phrase of the colloquial lexicon."""
+        return bool(_LEGAL_CUES.search(question) or self.retriever.lexicon.matches(question))
+
+    def _says_too_little(self, question: str) -> bool:
+        return len(_core(question)) <= SHORT_QUESTION and not self._names_the_law(question)
+
     def _out_of_scope(self, c: Consultation) -> bool:
         """No legal wording, no lexicon phrase, no situation, nothing retrieved covers it."""
-        if c.situation or _LEGAL_CUES.search(c.question) or self.retriever.lexicon.matches(c.question):
+        if c.situation or self._names_the_law(c.question):
             return False
         scored = self.extractive.best_sentences(c.question, c.evidence)
         return not scored or scored[0][0] < COVERAGE_THRESHOLD

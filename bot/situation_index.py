@@ -49,6 +49,7 @@ class SituationMatch:
     lexical: float
     agreement: float = 0.0  # part of `score`: retrieval ranked one of its articles high (see `rerank`)
     wording: float = 0.0    # part of `score`: the question's characters against all its wordings together
+    keyword: float = 0.0    # part of `score`: its keywords found in the question (`KEYWORD_BONUS` each, two at most)
 
     @property
     def phrasing_score(self) -> float:
@@ -233,12 +234,13 @@ class SituationIndex:
         dense = np.clip((best - DENSE_FLOOR) / (DENSE_CEILING - DENSE_FLOOR), 0.0, 1.0)
         lexical = self._lexical(question)
         scores = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
-        for i, bonus in self._keyword_bonus(question).items():
+        keyword = self._keyword_bonus(question)
+        for i, bonus in keyword.items():
             scores[i] += bonus
         wording = WORDING_WEIGHT * self._wording.similarity(question)
         order = np.argsort(-(scores + wording))[:k]
         return [SituationMatch(situations[i], float(scores[i] + wording[i]), float(best[i]), float(lexical[i]),
-                               wording=float(wording[i])) for i in order]
+                               wording=float(wording[i]), keyword=keyword.get(i, 0.0)) for i in order]
 
     @staticmethod
     def rerank(matches: list[SituationMatch], ranks: dict[tuple[str, int], int]) -> list[SituationMatch]:
