@@ -48,8 +48,10 @@ CONCLUSION_THRESHOLD = 0.4
 RELEVANT_FLOOR = 0.1  # below a conclusion, an article this close may still be shown as possibly relevant
 LONG_QUESTION_TERMS = 20  # beyond this many focus terms the floor above falls in proportion
 # e5 puts any two short texts close (明天下雨不 and 被无故辞退了 at 0.89): a question this short that names
-# nothing legal is matched to a situation only through one of the situation's own keywords
+# nothing legal is matched to a situation only through its keywords or through words its phrasings share
+# (`wording`: short questions residents really asked reach 0.16–0.45, small talk stays below 0.10)
 SHORT_QUESTION = 12
+SHORT_WORDING = 0.15
 NEAR_BEST = 0.5  # and a possibly relevant article shares at least half of what the closest one does
 NEIGHBOUR_FLOOR = 0.05  # beside a matched situation, a retrieved article sharing less of the question is left out
 SURE_MATCH = 0.65  # a match closer than this states its explanation outright (0.55–0.65: right about a third of the time)
@@ -152,7 +154,7 @@ class OutreachAnswerer:
         matches = [m for m in self.situations.match(question, vector, k=8)
                    if self.catalogue.may_lead(m.situation, question)]
         if self._says_too_little(question):
-            matches = [m for m in matches if m.keyword > 0]
+            matches = [m for m in matches if m.keyword > 0 or m.wording >= SHORT_WORDING]
         rank = {(e.chunk.title, e.chunk.article_no): n for n, e in reversed(list(enumerate(retrieved)))}
         matches = self.situations.rerank(matches, rank)
         lead: list[Evidence] = []
