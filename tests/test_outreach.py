@@ -137,6 +137,16 @@ def test_vague_and_out_of_scope(assistant: Assistant) -> None:
     assert "不属于法律咨询" in assistant.ask("帮我写一首关于春天的诗", "public").text
 
 
+def test_short_small_talk_matches_no_situation(assistant: Assistant) -> None:
+    """e5 finds any two short texts alike: small talk must neither get a situation's articles nor the
+    classifier's emergency line, while a short real question without legal words keeps its situation."""
+    for question in ("明天下雨不", "今天吃啥好", "讲个笑话呗", "今天好冷"):
+        answer = assistant.ask(question, "public")
+        assert not answer.sources and not answer.text.startswith("【紧急】"), question
+    consultation = assistant.outreach.consult(normalize_question("村里账目咋不公开"))
+    assert consultation.situation is not None and consultation.situation.id == "village-affairs-disclosure"
+
+
 def test_lay_legal_questions_without_legal_words_are_not_declined(assistant: Assistant) -> None:
     """Residents rarely say 法 or 权: an assault, a return, a boss, a deposit are still legal questions."""
     for question in ("村里有人打了我一顿，派出所会怎么处理他？", "网上买的衣服不合适，没有质量问题能退吗？",
