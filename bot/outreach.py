@@ -288,6 +288,7 @@ class OutreachAnswerer:
         return bool(_LEGAL_CUES.search(question) or self.retriever.lexicon.matches(question))
 
     def _says_too_little(self, question: str) -> bool:
+        """Too short for the embedding to tell it from small talk, and no legal word says it is a question."""
         return len(_core(question)) <= SHORT_QUESTION and not self._names_the_law(question)
 
     def _out_of_scope(self, c: Consultation) -> bool:

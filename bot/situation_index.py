@@ -49,7 +49,7 @@ class SituationMatch:
     lexical: float
     agreement: float = 0.0  # part of `score`: retrieval ranked one of its articles high (see `rerank`)
     wording: float = 0.0    # part of `score`: the question's characters against all its wordings together
-    keyword: float = 0.0    # part of `score`: its keywords found in the question (`KEYWORD_BONUS` each, two at most)
+    keyword: float = 0.0    # part of `score`: its keywords found in the question (see `_keyword_bonus`)
 
     @property
     def phrasing_score(self) -> float:
