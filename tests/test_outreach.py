@@ -130,6 +130,16 @@ def test_emergency_goes_to_110_first(assistant: Assistant) -> None:
         assert first.startswith("【紧急】") and "立即拨打 110" in first
 
 
+def test_an_emergency_is_the_subject_beside_a_match_only_just_over_the_bar(assistant: Assistant) -> None:
+    """A boy lost in a supermarket shares a few words with the shop's medicines and with being searched for
+    theft; the danger is what the message is about, so the missing-person situation answers after the 110 line."""
+    question = "在县城超市买东西一扭头俺家三岁的小子不见了 找了二十分钟都找不着 急死了"
+    consultation = assistant.outreach.consult(normalize_question(question))
+    assert consultation.emergency is not None and consultation.emergency.id == "missing_person"
+    assert consultation.situation is not None and consultation.situation.emergency == "missing_person"
+    assert assistant.ask(question, "public").text.startswith("【紧急】孩子或老人走失")
+
+
 def test_vague_and_out_of_scope(assistant: Assistant) -> None:
     assert "能再具体说说吗" in assistant.ask("调解", "public").text
     assert "不属于法律咨询" in assistant.ask("今天天气怎么样", "public").text
