@@ -162,18 +162,15 @@ class OutreachAnswerer:
         top = next((m for m in matches if m.phrasing_score >= MATCH_THRESHOLD), None)
         if c.emergency is not None and (top is None or not top.situation.emergency):
             # the emergency's own situation before one that merely shares words with it (a gas leak that
-            # left someone unconscious stays the gas leak, though the unconscious raised the rule); beside a
-            # match only just over the bar the danger is what the message is about (a boy lost in a
-            # supermarket is no question about the shop's medicines)
-            sure = top is not None and top.phrasing_score >= SURE_MATCH
-            floor = MATCH_THRESHOLD if sure else RELATED_FLOOR
+            # left someone unconscious stays the gas leak, though the unconscious raised the rule)
+            floor = MATCH_THRESHOLD if top is not None else RELATED_FLOOR
             top = next((m for m in matches if m.situation.emergency == c.emergency.id
                         and m.phrasing_score >= floor), top)
-            if top is None or not (sure or top.situation.emergency == c.emergency.id):
-                # nothing sure comes close, but the rule that fired tells what the danger is: its own situation
+            if top is None:
+                # nothing comes close, but the rule that fired tells what the danger is: its own situation
                 # answers better than whatever retrieval finds (a teacher asking about a pupil beaten at
                 # home gets the domestic-violence articles, not a stray amendment of the criminal law)
-                top = self._closest_of_rule(question, vector, c.emergency.id) or top
+                top = self._closest_of_rule(question, vector, c.emergency.id)
         if top is not None:
             c.situation = top.situation
             c.tentative = top.phrasing_score < SURE_MATCH

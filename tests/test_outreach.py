@@ -130,13 +130,9 @@ def test_emergency_goes_to_110_first(assistant: Assistant) -> None:
         assert first.startswith("【紧急】") and "立即拨打 110" in first
 
 
-def test_an_emergency_is_the_subject_beside_a_match_only_just_over_the_bar(assistant: Assistant) -> None:
-    """A boy lost in a supermarket shares a few words with the shop's medicines and with being searched for
-    theft; the danger is what the message is about, so the missing-person situation answers after the 110 line."""
+def test_a_child_lost_in_a_supermarket_goes_to_110_first(assistant: Assistant) -> None:
+    """小子 is a son, and twenty minutes of searching is a search: the missing-child line comes first."""
     question = "在县城超市买东西一扭头俺家三岁的小子不见了 找了二十分钟都找不着 急死了"
-    consultation = assistant.outreach.consult(normalize_question(question))
-    assert consultation.emergency is not None and consultation.emergency.id == "missing_person"
-    assert consultation.situation is not None and consultation.situation.emergency == "missing_person"
     assert assistant.ask(question, "public").text.startswith("【紧急】孩子或老人走失")
 
 
