@@ -51,6 +51,7 @@ LONG_QUESTION_TERMS = 20  # beyond this many focus terms the floor above falls i
 # nothing legal is matched to a situation only through its keywords or through words its phrasings share
 # (`wording`: short questions residents really asked reach 0.16–0.45, small talk stays below 0.10)
 SHORT_QUESTION = 12
+VAGUE_LENGTH = 5  # below this many characters only an ask and a situation's own keyword make it a question
 SHORT_WORDING = 0.15
 NEAR_BEST = 0.5  # and a possibly relevant article shares at least half of what the closest one does
 NEIGHBOUR_FLOOR = 0.05  # beside a matched situation, a retrieved article sharing less of the question is left out
@@ -66,8 +67,16 @@ def _core(question: str) -> str:
     return re.sub(r"[^\u4e00-\u9fa5A-Za-z0-9]", "", question)
 
 
+# A question of a few characters is clear when it asks who answers for its subject or whether it is lawful
+# (危桥谁管, 狗咬谁赔, 偷电犯法; 种地咋办 says too little):
+# it goes on to matching, where the short-question rule still asks for a situation's own words.
+_ASKS = re.compile(r"谁(管|赔|负责|出钱|担责)|犯法|违法|合法|能告|告他|赔吗|赔不")
+
+
 def is_vague(question: str) -> bool:
-    return len(_core(question)) < 5
+    """Too few characters to tell what happened, and no ask that would say it."""
+    core = _core(question)
+    return len(core) < VAGUE_LENGTH and not (len(core) >= 3 and _ASKS.search(core))
 
 
 @dataclass
@@ -153,7 +162,9 @@ class OutreachAnswerer:
         vector = self.retriever.index.query_vector(question)
         matches = [m for m in self.situations.match(question, vector, k=8)
                    if self.catalogue.may_lead(m.situation, question)]
-        if self._says_too_little(question):
+        if len(_core(question)) < VAGUE_LENGTH:  # an ask and a subject: the subject must be a situation's keyword
+            matches = [m for m in matches if m.keyword > 0]
+        elif self._says_too_little(question):
             matches = [m for m in matches if m.keyword > 0 or m.wording >= SHORT_WORDING]
         rank = {(e.chunk.title, e.chunk.article_no): n for n, e in reversed(list(enumerate(retrieved)))}
         matches = self.situations.rerank(matches, rank)

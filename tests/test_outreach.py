@@ -143,6 +143,17 @@ def test_vague_and_out_of_scope(assistant: Assistant) -> None:
     assert "不属于法律咨询" in assistant.ask("帮我写一首关于春天的诗", "public").text
 
 
+def test_a_four_character_question_that_asks_who_answers_is_answered(assistant: Assistant) -> None:
+    """危桥谁管 names its subject and asks who answers for it; 调解 or 吃饭咋弄 say too little, and a
+    subject that is no situation's keyword (睡觉犯法) gets no situation's articles."""
+    assert "能再具体说说吗" not in assistant.ask("危桥谁管", "public").text
+    consultation = assistant.outreach.consult(normalize_question("危桥谁管"))
+    assert consultation.situation is not None and consultation.situation.id == "util-village-road-bridge-unrepaired"
+    for question in ("调解", "吃饭咋弄", "种地咋办"):
+        assert "能再具体说说吗" in assistant.ask(question, "public").text, question
+    assert assistant.outreach.consult(normalize_question("睡觉犯法")).situation is None
+
+
 def test_short_small_talk_matches_no_situation(assistant: Assistant) -> None:
     """e5 finds any two short texts alike: small talk must neither get a situation's articles nor the
     classifier's emergency line, while a short real question without legal words keeps its situation."""
