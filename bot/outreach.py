@@ -191,7 +191,8 @@ class OutreachAnswerer:
             # when very close the resident is asked which one is meant.
             near = [m for m in matches if m.situation is not top.situation][:RELATED_COUNT]
             near = [m for m in near if m.phrasing_score >= RELATED_FLOOR and top.score - m.score < RELATED_MARGIN]
-            c.alternatives = [m.situation for m in near[:1] if top.score - m.score < CLOSE_MARGIN]
+            # a danger now is answered, not questioned: no "您问的是…" under the 110 line
+            c.alternatives = [m.situation for m in near[:1] if top.score - m.score < CLOSE_MARGIN and c.emergency is None]
             if c.emergency is not None and not top.situation.emergency:
                 # a danger now adds the leading article of its own situation (消防法第44条 beside the neighbour's
                 # liability for a fire still burning): of the rule's situations the one closest in wording, if
