@@ -327,10 +327,13 @@ def test_unseen_wordings_reach_the_governing_article(full: Assistant, question: 
 
 
 def test_a_match_to_an_emergency_situation_raises_its_first_line_where_the_patterns_miss(full: Assistant) -> None:
-    now = "俺娘这几天把她的首饰都分给俺们了，还说以后你们好好过"  # no pattern of the rules says this
+    now = "俺爹这几天挨个给亲戚打电话道别，说以后你们好好过日子"  # no pattern of the rules says this
     assert not any(rule.matches(now) for rule in full.outreach.catalogue.emergencies)
     answer = full.ask(now, "public")
     assert answer.text.startswith("【紧急】") and "120" in answer.text.splitlines()[0]
+    # belongings given away with words for afterwards: a rule says it, whatever situation the wording is near
+    given_away = full.ask("俺娘这几天把她的首饰都分给俺们了，还说以后你们好好过", "public")
+    assert given_away.text.startswith("【紧急】") and "120" in given_away.text.splitlines()[0]
     past = "好几年前俺想不开过，现在早好了，这事会不会记到档案里"  # the rule's exclusions still apply
     assert not full.ask(past, "public").text.startswith("【紧急】")
 
