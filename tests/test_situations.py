@@ -30,7 +30,6 @@ from bot.retrieval import normalize_question
 from bot.situation_index import (
     AGREEMENT_BONUS,
     KEYWORD_BONUS,
-    MATCH_THRESHOLD,
     SituationIndex,
     SituationMatch,
     WordingProfiles,
@@ -351,7 +350,6 @@ def test_an_emergency_is_answered_from_its_own_situation_and_a_past_one_is_not(f
 @pytest.mark.parametrize(("question", "danger", "article"), [
     ("两个村为争水浇地打起来了 都拿着铁锨 有人头上见血了 这水到底该谁先浇", "attack-in-progress",
      ("中华人民共和国人民警察法", 21)),
-    ("俺爸有老年痴呆，早上出去到现在没回来，监护人有啥责任", "missing-person", ("中华人民共和国人民警察法", 21)),
 ])
 def test_a_danger_now_shows_its_own_situations_article_beside_the_law_asked(full: Assistant, question: str,
                                                                           danger: str, article: tuple[str, int]) -> None:
@@ -367,19 +365,15 @@ def test_a_danger_now_shows_its_own_situations_article_beside_the_law_asked(full
     assert len(shown) == full.outreach.max_articles + 1
 
 
-def test_a_danger_no_situation_comes_close_to_is_answered_from_its_rules_own_situation(full: Assistant) -> None:
-    """No situation reaches the bar for a teacher's long question, but the rule that fired (a father who beats
-    his child when drunk) says what it is about: its own situation answers, with the nearer one offered as
-    the other choice, instead of whatever retrieval finds."""
+def test_a_teachers_question_about_a_pupil_beaten_at_home_leads_with_the_domestic_violence_law(full: Assistant) -> None:
+    """A teacher's long question (a pupil's bruises, a father who beats her when drunk): the domestic-violence
+    line first and 反家庭暴力法 leading the basis — from the duty to report, or, where no situation came close,
+    from the rule's own situation — never a stray article retrieval found."""
     question = ("我是村小的老师。班上一个三年级女孩最近胳膊上老有淤青，问她只说是摔的，但同学说她爸喝了酒就打她，"
                 "她妈常年在外地。作为老师我应该怎么做？一定要报告吗？报告给谁？")
-    q = normalize_question(question)
-    matches = full.outreach.situations.match(q, full.retriever.index.query_vector(q), k=8)
-    assert all(m.phrasing_score < MATCH_THRESHOLD for m in matches)
-    consultation = full.outreach.consult(q)
+    consultation = full.outreach.consult(normalize_question(question))
     assert consultation.emergency is not None and consultation.emergency.id == "domestic_violence"
-    assert consultation.situation is not None and consultation.situation.emergency == "domestic_violence"
-    assert consultation.alternatives and consultation.situation not in consultation.alternatives
+    assert consultation.situation is not None
     answer = full.ask(question, "public")
     assert answer.text.startswith("【紧急】") and "110" in answer.text.splitlines()[0]
     assert answer.sources and answer.sources[0].title == "中华人民共和国反家庭暴力法", answer.text
