@@ -136,6 +136,15 @@ def test_a_child_lost_in_a_supermarket_goes_to_110_first(assistant: Assistant) -
     assert assistant.ask(question, "public").text.startswith("【紧急】孩子或老人走失")
 
 
+def test_an_emergency_answer_asks_no_which_one_question(assistant: Assistant) -> None:
+    """Under the 110 line the resident is not asked which of two situations was meant (a lost boy was asked
+    whether he meant a shop selling medicines without a licence)."""
+    question = "在县城超市买东西一扭头俺家三岁的小子不见了 找了二十分钟都找不着 急死了"
+    consultation = assistant.outreach.consult(normalize_question(question))
+    assert consultation.emergency is not None and not consultation.alternatives
+    assert "您问的是" not in assistant.ask(question, "public").text
+
+
 def test_vague_and_out_of_scope(assistant: Assistant) -> None:
     assert "能再具体说说吗" in assistant.ask("调解", "public").text
     assert "不属于法律咨询" in assistant.ask("今天天气怎么样", "public").text
