@@ -73,10 +73,14 @@ def _core(question: str) -> str:
 _ASKS = re.compile(r"谁(管|赔|负责|出钱|担责)|犯法|违法|合法|能告|告他|赔吗|赔不")
 
 
+def _few_characters(question: str) -> bool:
+    return len(_core(question)) < VAGUE_LENGTH
+
+
 def is_vague(question: str) -> bool:
     """Too few characters to tell what happened, and no ask that would say it."""
     core = _core(question)
-    return len(core) < VAGUE_LENGTH and not (len(core) >= 3 and _ASKS.search(core))
+    return _few_characters(core) and not (len(core) >= 3 and _ASKS.search(core))
 
 
 @dataclass
@@ -162,7 +166,7 @@ class OutreachAnswerer:
         vector = self.retriever.index.query_vector(question)
         matches = [m for m in self.situations.match(question, vector, k=8)
                    if self.catalogue.may_lead(m.situation, question)]
-        if len(_core(question)) < VAGUE_LENGTH:  # an ask and a subject: the subject must be a situation's keyword
+        if _few_characters(question):  # an ask and a subject: the subject must be a situation's keyword
             matches = [m for m in matches if m.keyword > 0]
         elif self._says_too_little(question):
             matches = [m for m in matches if m.keyword > 0 or m.wording >= SHORT_WORDING]
