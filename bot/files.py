@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -16,3 +19,19 @@ def write_atomically(path: Path, data: bytes) -> None:
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def cached_json(folder: Path, name: str, key: str, build: Callable[[], Any]) -> Any:
+    """A table derived from the index, kept in `folder` as `{name}-{key}.json` so that a one-shot command
+    reads it instead of building it again; built and written when the key changed (the stale copy goes)."""
+    path = folder / f"{name}-{key}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    value = build()
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f"{name}-*.json"):
+        stale.unlink(missing_ok=True)
+    write_atomically(path, json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    return value

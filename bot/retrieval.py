@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from pathlib import Path
 
+from .files import cached_json
 from .index import KnowledgeIndex, SearchFilter
-from .model import STATUTES, Audience, Chunk, in_force
+from .model import STATUTES, Audience, Chunk, content_hash, in_force
 from .numerals import CN_NUMERAL, cn_to_int
 from .places import Place, load_place
-from .text import tokenize, words
+from .text import segmenter_version, tokenize, words
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon"
 MAX_LAW_WEIGHT = 0.5  # half the fused scale: a prior may reorder near ties, never bury a clear match
@@ -211,12 +212,19 @@ class Retriever:
 
     @cached_property
     def _title_word_counts(self) -> dict[str, int]:
-        """title word → how many statutes' titles have it."""
-        counts: dict[str, int] = {}
-        for title in {r.title for r in self.index.store.documents() if r.doc_type in STATUTES}:
-            for word in _title_words(title):
-                counts[word] = counts.get(word, 0) + 1
-        return counts
+        """title word → how many statutes' titles have it. Segmenting 1,400 titles took 0.18 s of every
+        one-shot `fazhi ask`: kept in the index folder, keyed by the titles."""
+        titles = sorted({r.title for r in self.index.store.documents() if r.doc_type in STATUTES})
+
+        def count() -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for title in titles:
+                for word in _title_words(title):
+                    counts[word] = counts.get(word, 0) + 1
+            return counts
+
+        key = content_hash("\n".join([segmenter_version(), *titles]))[:16]
+        return cached_json(self.index.settings.index_dir, "title-word-counts", key, count)
 
     def _distinctive_title_words(self, title: str) -> frozenset[str]:
         """Title words few statutes share: 行政复议 picks out two, 登记 forty (登记 in a question says little

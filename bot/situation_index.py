@@ -11,7 +11,7 @@ apart from the phrasings.
 
 from __future__ import annotations
 
-import json
+import io
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +23,7 @@ import numpy as np
 from .files import write_atomically
 from .model import content_hash
 from .situations import Situation, SituationCatalogue
-from .text import text_ngrams, tokenize
+from .text import segmenter_version, text_ngrams, tokenize
 
 # Cosine similarities of e5-small between unrelated Chinese questions sit around 0.78, paraphrases above
 # 0.9: the dense signal is rescaled over that band before it is combined with the word overlap.
@@ -69,43 +69,50 @@ class WordingProfiles:
     there is no model to train or keep in step. Stored flat, gram by gram: `owners[start[r]:start[r + 1]]`
     are the situations whose profile holds gram r, with `weights` alongside."""
 
-    def __init__(self, grams: list[str], idf: list[float], start: list[int], owners: list[int],
-                 weights: list[float], size: int) -> None:
+    def __init__(self, grams: list[str], idf: np.ndarray, start: np.ndarray, owners: np.ndarray,
+                 weights: np.ndarray, size: int) -> None:
         self._row = {g: r for r, g in enumerate(grams)}
-        self._idf, self._start = idf, start
+        self._idf, self._start = np.asarray(idf, dtype=np.float64), np.asarray(start, dtype=np.int64)
         self._owners, self._weights = np.asarray(owners, dtype=np.int32), np.asarray(weights, dtype=np.float32)
         self._size = size
 
     @classmethod
     def build(cls, texts: list[list[str]]) -> WordingProfiles:
-        """`texts[i]`: the wordings of situation i."""
-        counted = [[Counter(text_ngrams(t, WORDING_NGRAMS)) for t in own] for own in texts]
-        df: Counter[str] = Counter(g for own in counted for counts in own for g in counts)
-        n = sum(len(own) for own in counted)
-        grams = sorted(df)
-        row = {g: r for r, g in enumerate(grams)}
-        idf = [math.log((1 + n) / (1 + df[g])) + 1.0 for g in grams]
-        postings: list[list[tuple[int, float]]] = [[] for _ in grams]
-        for i, own in enumerate(counted):
-            profile: Counter[int] = Counter()
-            for counts in own:
-                profile.update(_tfidf(counts, row, idf))
-            norm = math.sqrt(sum(w * w for w in profile.values())) or 1.0
-            for r, w in profile.items():
-                postings[r].append((i, w / norm))
-        start = [0]
-        for row in postings:
-            start.append(start[-1] + len(row))
-        return cls(grams, idf, start, [i for posting in postings for i, _ in posting],
-                   [w for posting in postings for _, w in posting], len(texts))
+        """`texts[i]`: the wordings of situation i. Array operations over every (wording, n-gram) pair at
+        once: counting them in Python dicts took 3.8 s of `fazhi setup` for 25,000 wordings."""
+        wordings = [text_ngrams(t, WORDING_NGRAMS) for own in texts for t in own]
+        n = len(wordings)
+        situation_of_wording = np.repeat(np.arange(len(texts)), [len(own) for own in texts])
+        vocabulary, gram_ids = np.unique(np.asarray([g for grams in wordings for g in grams], dtype=str),
+                                         return_inverse=True)
+        if not len(vocabulary):
+            return cls([], np.zeros(0), np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0), len(texts))
+        size = len(vocabulary)
+        wording_ids = np.repeat(np.arange(n), [len(grams) for grams in wordings])
+        pairs, counts = np.unique(wording_ids * size + gram_ids, return_counts=True)
+        wording_of, gram_of = np.divmod(pairs, size)
+        idf = np.log((1 + n) / (1 + np.bincount(gram_of, minlength=len(vocabulary)))) + 1.0
+        # l2-normalised sublinear tf × idf per wording (as `_tfidf` does for a question) …
+        weights = (1.0 + np.log(counts)) * idf[gram_of]
+        weights /= _norms(wording_of, weights, n)[wording_of]
+        # … summed over a situation's wordings and normalised again
+        keys, inverse = np.unique(situation_of_wording[wording_of] * size + gram_of, return_inverse=True)
+        pooled = np.bincount(inverse, weights=weights)
+        owner, gram = np.divmod(keys, size)
+        pooled /= _norms(owner, pooled, len(texts))[owner]
+        order = np.lexsort((owner, gram))  # postings gram by gram, each in situation order
+        start = np.concatenate([[0], np.cumsum(np.bincount(gram, minlength=len(vocabulary)))])
+        return cls(vocabulary.tolist(), idf, start, owner[order], pooled[order], len(texts))
 
-    def to_dict(self) -> dict:
-        return {"grams": list(self._row), "idf": self._idf, "start": self._start, "owners": self._owners.tolist(),
-                "weights": [round(float(w), 6) for w in self._weights], "size": self._size}
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for the index folder's cache (loaded without parsing, unlike JSON)."""
+        return {"grams": np.asarray(list(self._row), dtype=str), "idf": self._idf, "start": self._start,
+                "owners": self._owners, "weights": self._weights, "size": np.asarray(self._size)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> WordingProfiles:
-        return cls(data["grams"], data["idf"], data["start"], data["owners"], data["weights"], data["size"])
+    def from_arrays(cls, data: dict[str, np.ndarray]) -> WordingProfiles:
+        return cls(data["grams"].tolist(), data["idf"], data["start"], data["owners"], data["weights"],
+                   int(data["size"]))
 
     def similarity(self, question: str) -> np.ndarray:
         scores = np.zeros(self._size, dtype=np.float32)
@@ -115,11 +122,49 @@ class WordingProfiles:
         return scores
 
 
-def _tfidf(counts: Counter[str], row: dict[str, int], idf: list[float]) -> dict[int, float]:
+def _norms(rows: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray:
+    """The l2 norm of each row's weights (1 where a row has none)."""
+    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=count))
+    norms[norms == 0] = 1.0
+    return norms
+
+
+def _tfidf(counts: Counter[str], row: dict[str, int], idf: np.ndarray) -> dict[int, float]:
     """l2-normalised sublinear tf × idf over the n-grams the profiles know, keyed by their row."""
     weights = {r: (1.0 + math.log(c)) * idf[r] for g, c in counts.items() if (r := row.get(g)) is not None}
     norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
     return {r: w / norm for r, w in weights.items()}
+
+
+@dataclass(frozen=True)
+class _LexicalTables:
+    """What the word signals read, built once per catalogue: word → the situations whose wordings have it,
+    each situation's keyword weights, and the wording profiles."""
+
+    term_owners: dict[str, np.ndarray]
+    keyword_weights: list[list[float]]
+    wording: WordingProfiles
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        terms = list(self.term_owners)
+        lengths = [len(self.term_owners[t]) for t in terms]
+        return {"terms": np.asarray(terms, dtype=str), "term_start": np.cumsum([0, *lengths]),
+                "term_owners": np.concatenate([self.term_owners[t] for t in terms]) if terms else np.zeros(0, np.int32),
+                "keyword_weights": np.asarray([w for weights in self.keyword_weights for w in weights]),
+                **{f"wording_{k}": v for k, v in self.wording.arrays().items()}}
+
+    @classmethod
+    def from_arrays(cls, data: dict[str, np.ndarray], keyword_counts: list[int]) -> _LexicalTables:
+        start, owners = data["term_start"].tolist(), data["term_owners"]
+        term_owners = {t: owners[start[i]:start[i + 1]] for i, t in enumerate(data["terms"].tolist())}
+        flat = data["keyword_weights"].tolist()
+        if len(flat) != sum(keyword_counts):
+            raise ValueError("keyword weights do not fit the catalogue")
+        ends = np.cumsum(keyword_counts).tolist()
+        weights = [flat[end - count:end] for count, end in zip(keyword_counts, ends, strict=True)]
+        wording = WordingProfiles.from_arrays({k.removeprefix("wording_"): v for k, v in data.items()
+                                               if k.startswith("wording_")})
+        return cls(term_owners, weights, wording)
 
 
 class SituationIndex:
@@ -133,21 +178,18 @@ class SituationIndex:
         self._owner = np.array([i for i, s in enumerate(situations) for _ in s.texts], dtype=np.int32)
         texts = [t for s in situations for t in s.texts]
         self._vectors = self._load_vectors(texts, embed_queries)
-        self._terms, keyword_weights, self._wording = self._load_lexical(situations, cache_dir)
+        lexical = self._load_lexical(situations, cache_dir)
+        self._wording = lexical.wording
         # Inverted lists (word → situations, keyword → situations and weights): a question touches a few
         # dozen words, so scoring walks those instead of every situation's whole vocabulary.
-        owners: dict[str, list[int]] = {}
-        for i, terms in enumerate(self._terms):
-            for t in terms:
-                owners.setdefault(t, []).append(i)
-        self._term_owners = {t: np.asarray(ix, dtype=np.int32) for t, ix in owners.items()}
+        self._term_owners = lexical.term_owners
         self._keyword_owners: dict[str, list[tuple[int, float]]] = {}
-        for i, (situation, weights) in enumerate(zip(situations, keyword_weights, strict=True)):
+        for i, (situation, weights) in enumerate(zip(situations, lexical.keyword_weights, strict=True)):
             for keyword, weight in zip(situation.keywords, weights, strict=True):
                 self._keyword_owners.setdefault(keyword, []).append((i, weight))
         self._keyword_lengths = sorted({len(k) for k in self._keyword_owners})
         n = len(situations)
-        self._idf = {t: math.log(1 + (n - len(ix) + 0.5) / (len(ix) + 0.5)) for t, ix in owners.items()}
+        self._idf = {t: math.log(1 + (n - len(ix) + 0.5) / (len(ix) + 0.5)) for t, ix in self._term_owners.items()}
         self._default_idf = math.log(1 + n)
 
     @staticmethod
@@ -155,36 +197,53 @@ class SituationIndex:
         """Each situation's keywords, weighted by how much they single it out: a keyword that the ways
         residents put many other situations also contain (医药费, 好几年) says little about this one."""
         texts = ["|".join(s.texts) for s in situations]
-        return [[KEYWORD_SPREAD / (KEYWORD_SPREAD + sum(1 for j, text in enumerate(texts) if j != i and kw in text))
-                 for kw in situation.keywords] for i, situation in enumerate(situations)]
+        # Which situations' wordings hold each keyword: only those that have all its characters are searched
+        # (testing every keyword against every situation took 3.6 s of `fazhi setup`).
+        by_character: dict[str, set[int]] = {}
+        for i, text in enumerate(texts):
+            for character in set(text):
+                by_character.setdefault(character, set()).add(i)
+        holders: dict[str, set[int]] = {}
+        for keyword in {k for situation in situations for k in situation.keywords}:
+            candidates = sorted((by_character.get(c, set()) for c in set(keyword)), key=len)
+            holders[keyword] = {j for j in (set.intersection(*candidates) if candidates else range(len(texts)))
+                                if keyword in texts[j]}
+        return [[KEYWORD_SPREAD / (KEYWORD_SPREAD + len(holders[kw] - {i})) for kw in situation.keywords]
+                for i, situation in enumerate(situations)]
 
     @classmethod
-    def _load_lexical(cls, situations: list[Situation], cache_dir: Path | None
-                      ) -> tuple[list[set[str]], list[list[float]], WordingProfiles]:
-        """Each situation's words, keyword weights and wording profile. Segmenting ~3,000 phrasings,
-        comparing keywords and pooling the profiles take about 1.3 s, which a one-shot `fazhi ask` should
-        not pay each time: kept in the index folder, keyed by the catalogue's text."""
+    def _load_lexical(cls, situations: list[Situation], cache_dir: Path | None) -> _LexicalTables:
+        """Each situation's words, keyword weights and wording profile. Segmenting ~16,000 phrasings,
+        comparing keywords and pooling the profiles take seconds, which a one-shot `fazhi ask` should not
+        pay each time: kept in the index folder as plain arrays (read in milliseconds; the JSON of earlier
+        releases took 0.35 s to parse), keyed by the catalogue's text."""
         if cache_dir is None:
             return cls._lexical_of(situations)
-        digest = content_hash("\n".join(f"{s.id}\t{'|'.join(s.texts)}\t{'|'.join(s.keywords)}" for s in situations))
-        path = cache_dir / f"situation-terms-{digest[:16]}.json"
+        digest = content_hash("\n".join([segmenter_version(), *(f"{s.id}\t{'|'.join(s.texts)}\t{'|'.join(s.keywords)}"
+                                                                 for s in situations)]))
+        path = cache_dir / f"situation-terms-{digest[:16]}.npz"
         try:
-            cached = json.loads(path.read_text(encoding="utf-8"))
-            return ([set(terms) for terms in cached["terms"]], cached["keywords"],
-                    WordingProfiles.from_dict(cached["wording"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            terms, weights, wording = cls._lexical_of(situations)
+            with np.load(path, allow_pickle=False) as stored:
+                return _LexicalTables.from_arrays(dict(stored), [len(s.keywords) for s in situations])
+        except (OSError, ValueError, KeyError):
+            tables = cls._lexical_of(situations)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        for stale in cache_dir.glob("situation-terms-*.json"):
+        for stale in cache_dir.glob("situation-terms-*"):
             stale.unlink(missing_ok=True)
-        write_atomically(path, json.dumps({"terms": [sorted(t) for t in terms], "keywords": weights,
-                                           "wording": wording.to_dict()}, ensure_ascii=False).encode("utf-8"))
-        return terms, weights, wording
+        buffer = io.BytesIO()
+        np.savez(buffer, **tables.arrays())
+        write_atomically(path, buffer.getvalue())
+        return tables
 
     @classmethod
-    def _lexical_of(cls, situations: list[Situation]) -> tuple[list[set[str]], list[list[float]], WordingProfiles]:
-        return ([cls._situation_terms(s) for s in situations], cls._keyword_weights(situations),
-                WordingProfiles.build([[*s.texts, *s.keywords] for s in situations]))
+    def _lexical_of(cls, situations: list[Situation]) -> _LexicalTables:
+        owners: dict[str, list[int]] = {}
+        for i, situation in enumerate(situations):
+            for term in cls._situation_terms(situation):
+                owners.setdefault(term, []).append(i)
+        return _LexicalTables({t: np.asarray(ix, dtype=np.int32) for t, ix in owners.items()},
+                              cls._keyword_weights(situations),
+                              WordingProfiles.build([[*s.texts, *s.keywords] for s in situations]))
 
     @staticmethod
     def _situation_terms(situation: Situation) -> set[str]:
@@ -206,7 +265,7 @@ class SituationIndex:
         weights = {t: self._idf.get(t, self._default_idf) for t in tokens}
         weights.update({t: 0.5 * self._idf[t] for t in expansion if t in self._idf})
         total = sum(v for t, v in weights.items() if t in tokens) or 1.0
-        hits = np.zeros(len(self._terms), dtype=np.float64)
+        hits = np.zeros(len(self.catalogue.situations), dtype=np.float64)
         for t, w in weights.items():
             if (owners := self._term_owners.get(t)) is not None:
                 hits[owners] += w

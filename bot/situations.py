@@ -20,7 +20,7 @@ import sqlite3
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 from . import emergency_classifier
@@ -78,10 +78,10 @@ class Situation:
     now_only: bool = False
     """The situation is the emergency itself (a fire burning, someone in the water): a question about the
     past or about the law (the rule's exclusions) is answered from another situation."""
-    not_when: tuple[re.Pattern[str], ...] = ()
-    """Words that put the question in another situation however close its wording (a government act's time
-    limit to sue is not the civil 诉讼时效)."""
-    only_when: tuple[re.Pattern[str], ...] = ()
+    not_when: tuple[str, ...] = ()
+    """Words (regular expressions) that put the question in another situation however close its wording (a
+    government act's time limit to sue is not the civil 诉讼时效)."""
+    only_when: tuple[str, ...] = ()
     """Cues the question must have, each of them: without a child in it a school fee is no minor's matter,
     however close the rest of the wording."""
 
@@ -92,8 +92,8 @@ class Situation:
 
     def excludes(self, question: str) -> bool:
         """The question has words of another situation (`not_when`) or lacks a cue of this one (`only_when`)."""
-        return (any(p.search(question) for p in self.not_when)
-                or not all(p.search(question) for p in self.only_when))
+        return (any(_regex(p).search(question) for p in self.not_when)
+                or not all(_regex(p).search(question) for p in self.only_when))
 
 
 @dataclass(frozen=True)
@@ -330,12 +330,20 @@ def _situation(table: dict, domain: str, help_ids: set[str], where: str) -> Situ
     return situation
 
 
-def _patterns(table: dict, key: str, where: str) -> tuple[re.Pattern[str], ...]:
-    """An optional list of regular expressions (`not_when`, `only_when`), compiled."""
+def _patterns(table: dict, key: str, where: str) -> tuple[str, ...]:
+    """An optional list of regular expressions (`not_when`, `only_when`), checked here and kept as text: a
+    question reaches only a few situations, so each is compiled when first used (compiling all 1,150 took
+    0.15 s of every one-shot `fazhi ask`, loading the catalogue's cache)."""
     patterns = table.get(key, [])
     if not isinstance(patterns, list):
         raise SituationDataError(f"{where}: {key} 要写成正则表达式的列表")
-    return _compile(patterns, where)
+    _compile(patterns, where)
+    return tuple(patterns)
+
+
+@cache
+def _regex(source: str) -> re.Pattern[str]:
+    return re.compile(source)
 
 
 def _compile(patterns: list[str], where: str) -> tuple[re.Pattern[str], ...]:

@@ -18,6 +18,15 @@ jieba.setLogLevel(logging.WARNING)
 SEGMENTER_DICT = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon" / "segmenter.dict"
 _segmenter = jieba.Tokenizer(str(SEGMENTER_DICT)) if SEGMENTER_DICT.is_file() else jieba.dt
 
+
+@cache
+def segmenter_version() -> str:
+    """Changes with the segmenter's dictionary: part of the key of every cache of segmented text."""
+    if not SEGMENTER_DICT.is_file():
+        return f"jieba-{jieba.__version__}"
+    stat = SEGMENTER_DICT.stat()
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
 STOPWORDS = frozenset(
     ["的", "了", "是", "在", "和", "与", "对", "于", "由", "从", "被", "把", "及", "或", "并", "等", "请问", "我", "咱们", "咱", "俺们", "俺", "你", "他", "她", "它", "我们", "你们", "他们", "这", "那", "个", "之", "其", "什么", "怎么", "怎样", "如何", "吗", "呢", "吧", "啊", "呀", "一下", "有关", "关于", "应该", "可以", "是否", "有没有", "有", "没有", "如果", "因为", "所以", "但是", "然后", "因此", "多少", "几", "哪些", "哪个", "谁", "为什么", "哪里", "能", "会", "要", "想", "就", "都", "也", "还", "又", "很", "最", "该", "这个", "那个", "这样", "那样", "一个", "一些", "自己", "现在", "已经", "请", "问", "情况", "以及", "中", "上", "下", "里", "吗", "么", "为", "给", "让", "向", "到", "去", "来", "说", "做", "办", "得", "着", "过", "及其", "之后", "之前", "时候", "时", "后", "前", "呢", "啥", "咋", "咋办", "怎么办", "办法", "规定", "问题"]
 )

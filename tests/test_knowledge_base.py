@@ -234,3 +234,17 @@ def test_document_frequencies_count_the_chunks_holding_a_term(assistant: Assista
     for term in (*by_count[:3], by_count[len(by_count) // 2], by_count[-1], "调解", "继承"):
         assert assistant.index.document_frequency(term) == holding[term] > 0
     assert assistant.index.document_frequency("从未出现的词") == 0
+
+
+def test_statute_title_words_are_counted_once_and_kept(built_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """How many statute titles share each word (what picks out 行政复议法 for a 复议 question) is counted
+    from the index's titles once and kept in the index folder: a one-shot `fazhi ask` reads it."""
+    from bot import retrieval
+    from bot.model import STATUTES
+
+    counts = make_assistant(built_data_dir).retriever._title_word_counts
+    titles = [r.title for r in make_assistant(built_data_dir).index.store.documents() if r.doc_type in STATUTES]
+    assert counts["调解"] == sum("调解" in retrieval._title_words(t) for t in titles) >= 1
+    assert "条例" not in counts  # says what kind of text it is, not what it governs
+    monkeypatch.setattr(retrieval, "_title_words", lambda title: pytest.fail("segmented again"))
+    assert make_assistant(built_data_dir).retriever._title_word_counts == counts
