@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -225,7 +226,7 @@ class SituationIndex:
         try:
             with np.load(path, allow_pickle=False) as stored:
                 return _LexicalTables.from_arrays(dict(stored), [len(s.keywords) for s in situations])
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # none yet, or cut short
             tables = cls._lexical_of(situations)
         cache_dir.mkdir(parents=True, exist_ok=True)
         for stale in cache_dir.glob("situation-terms-*"):

@@ -542,6 +542,9 @@ def test_situation_words_are_segmented_once_and_kept(catalogue, tmp_path: Path,
     assert again._keyword_owners == first._keyword_owners
     assert (again._wording.similarity("放弃继承") == first._wording.similarity("放弃继承")).all()
     monkeypatch.undo()
+    kept.write_bytes(kept.read_bytes()[:1000])  # a file cut short (a full disk) is built again, not trusted
+    rebuilt = SituationIndex(catalogue, embed, cache_dir=tmp_path)
+    assert rebuilt._keyword_owners == first._keyword_owners and kept.stat().st_size > 1000
     smaller = load_catalogue(SITUATIONS_DIR)
     smaller.situations = smaller.situations[:-1]
     SituationIndex(smaller, embed, cache_dir=tmp_path)
