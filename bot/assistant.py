@@ -83,7 +83,7 @@ class Assistant:
         if self.settings.include_national_laws:
             reports.append(self.index.ingest_national_laws())
         self.retriever.refresh()
-        self.outreach.prepare()
+        self.warm_up()
         return reports
 
     def complete_vectors(self) -> int:
@@ -94,8 +94,10 @@ class Assistant:
         return count
 
     def warm_up(self) -> None:
-        """Load the index and the situations before the first question (the bot does this at start)."""
+        """Load the index, the statute titles and the situations before the first question (the bot does
+        this at start, setup at its end, so that the first one-shot question finds every cache built)."""
         self.index.warm_up()
+        self.retriever.warm_up()
         self.outreach.prepare()
 
     def ingest(self, paths: list[Path], audience: Audience | None = None) -> IngestReport:

@@ -253,6 +253,11 @@ class Retriever:
         self.__dict__.pop("_title_word_counts", None)
         self._article_maps.clear()
 
+    def warm_up(self) -> None:
+        """Read the statute titles and their word counts now (bot start, setup), not at the first question."""
+        log.info("statutes: %d titles and short names, %d title words, regulations of %d other places",
+                 len(self._law_titles), len(self._title_word_counts), len(self._other_places_regulations))
+
     def _articles_of(self, doc_id: str) -> dict[int, list[Chunk]]:
         """article number → chunks of one statute, read from the store once (a code has 1,260 articles)."""
         if doc_id not in self._article_maps:
