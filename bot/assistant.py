@@ -83,7 +83,8 @@ class Assistant:
         if self.settings.include_national_laws:
             reports.append(self.index.ingest_national_laws())
         self.retriever.refresh()
-        self.warm_up()
+        self.retriever.warm_up()
+        self.outreach.prepare()
         return reports
 
     def complete_vectors(self) -> int:
@@ -95,7 +96,7 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load the index, the statute titles and the situations before the first question (the bot does
-        this at start, setup at its end, so that the first one-shot question finds every cache built)."""
+        this at start; setup builds the last two, BM25 and the vector matrix come with the first question)."""
         self.index.warm_up()
         self.retriever.warm_up()
         self.outreach.prepare()
