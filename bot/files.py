@@ -7,7 +7,9 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -21,17 +23,27 @@ def write_atomically(path: Path, data: bytes) -> None:
         partial.unlink(missing_ok=True)
 
 
-def cached_json(folder: Path, name: str, key: str, build: Callable[[], Any]) -> Any:
-    """A table derived from the index, kept in `folder` as `{name}-{key}.json` so that a one-shot command
-    reads it instead of building it again; built and written when the key changed (the stale copy goes)."""
-    path = folder / f"{name}-{key}.json"
+def cached_file(folder: Path, name: str, key: str, suffix: str, build: Callable[[], T],
+                dump: Callable[[T], bytes], load: Callable[[bytes], T],
+                unreadable: tuple[type[Exception], ...] = (ValueError,)) -> T:
+    """A table derived from inputs that rarely change, kept in `folder` as `{name}-{key}{suffix}` so that a
+    one-shot command reads it instead of building it again. Built and written when the key changed (the
+    stale copies go, never another process's file still being written) or when it cannot be read back
+    (`unreadable`: cut short, an older shape)."""
+    path = folder / f"{name}-{key}{suffix}"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return load(path.read_bytes())
+    except (OSError, *unreadable):
         pass
     value = build()
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(f"{name}-*.json"):
+    for stale in folder.glob(f"{name}-*{suffix}"):
         stale.unlink(missing_ok=True)
-    write_atomically(path, json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    write_atomically(path, dump(value))
     return value
+
+
+def cached_json(folder: Path, name: str, key: str, build: Callable[[], Any]) -> Any:
+    """`cached_file` for a JSON value."""
+    return cached_file(folder, name, key, ".json", build,
+                       lambda value: json.dumps(value, ensure_ascii=False).encode("utf-8"), json.loads)

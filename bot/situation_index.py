@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import write_atomically
+from .files import cached_file
 from .model import content_hash
 from .situations import Situation, SituationCatalogue
 from .text import segmenter_version, text_ngrams, tokenize
@@ -146,16 +146,21 @@ class _LexicalTables:
     keyword_weights: list[list[float]]
     wording: WordingProfiles
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def to_npz(self) -> bytes:
+        """Plain arrays in one .npz (read back in milliseconds, no parsing, no pickle)."""
         terms = list(self.term_owners)
         lengths = [len(self.term_owners[t]) for t in terms]
-        return {"terms": np.asarray(terms, dtype=str), "term_start": np.cumsum([0, *lengths]),
-                "term_owners": np.concatenate([self.term_owners[t] for t in terms]) if terms else np.zeros(0, np.int32),
-                "keyword_weights": np.asarray([w for weights in self.keyword_weights for w in weights]),
-                **{f"wording_{k}": v for k, v in self.wording.arrays().items()}}
+        buffer = io.BytesIO()
+        np.savez(buffer, terms=np.asarray(terms, dtype=str), term_start=np.cumsum([0, *lengths]),
+                 term_owners=np.concatenate([self.term_owners[t] for t in terms]) if terms else np.zeros(0, np.int32),
+                 keyword_weights=np.asarray([w for weights in self.keyword_weights for w in weights]),
+                 **{f"wording_{k}": v for k, v in self.wording.arrays().items()})
+        return buffer.getvalue()
 
     @classmethod
-    def from_arrays(cls, data: dict[str, np.ndarray], keyword_counts: list[int]) -> _LexicalTables:
+    def from_npz(cls, npz: bytes, keyword_counts: list[int]) -> _LexicalTables:
+        with np.load(io.BytesIO(npz), allow_pickle=False) as stored:
+            data = dict(stored)
         start, owners = data["term_start"].tolist(), data["term_owners"]
         term_owners = {t: owners[start[i]:start[i + 1]] for i, t in enumerate(data["terms"].tolist())}
         flat = data["keyword_weights"].tolist()
@@ -222,19 +227,10 @@ class SituationIndex:
             return cls._lexical_of(situations)
         digest = content_hash("\n".join([segmenter_version(), *(f"{s.id}\t{'|'.join(s.texts)}\t{'|'.join(s.keywords)}"
                                                                  for s in situations)]))
-        path = cache_dir / f"situation-terms-{digest[:16]}.npz"
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                return _LexicalTables.from_arrays(dict(stored), [len(s.keywords) for s in situations])
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # none yet, or cut short
-            tables = cls._lexical_of(situations)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        for stale in cache_dir.glob("situation-terms-*"):
-            stale.unlink(missing_ok=True)
-        buffer = io.BytesIO()
-        np.savez(buffer, **tables.arrays())
-        write_atomically(path, buffer.getvalue())
-        return tables
+        keyword_counts = [len(s.keywords) for s in situations]
+        return cached_file(cache_dir, "situation-terms", digest[:16], ".npz", lambda: cls._lexical_of(situations),
+                           _LexicalTables.to_npz, lambda npz: _LexicalTables.from_npz(npz, keyword_counts),
+                           unreadable=(ValueError, KeyError, EOFError, zipfile.BadZipFile))
 
     @classmethod
     def _lexical_of(cls, situations: list[Situation]) -> _LexicalTables:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import emergency_classifier
 from .emergency_classifier import MODEL_PATH, EmergencyClassifier
-from .files import write_atomically
+from .files import cached_file
 from .model import in_force
 from .numerals import CN_NUMERAL, cn_to_int
 
@@ -366,19 +366,16 @@ def load_catalogue(directory: Path = SITUATIONS_DIR, cache_dir: Path | None = No
     # the code that builds the catalogue is part of the key: a pickle of an older shape must not be reused
     for path in [*sorted(directory.glob("*.toml")), model, Path(__file__), Path(emergency_classifier.__file__)]:
         digest.update(path.name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
-    cached = cache_dir / f"situations-{digest.hexdigest()[:16]}.pickle"
-    try:
-        with cached.open("rb") as handle:
-            catalogue = pickle.load(handle)
-        if isinstance(catalogue, SituationCatalogue):
-            return catalogue
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
-        pass
-    catalogue = _read_catalogue(directory, model)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    for stale in cache_dir.glob("situations-*.pickle"):
-        stale.unlink(missing_ok=True)
-    write_atomically(cached, pickle.dumps(catalogue, protocol=pickle.HIGHEST_PROTOCOL))
+    return cached_file(cache_dir, "situations", digest.hexdigest()[:16], ".pickle",
+                       lambda: _read_catalogue(directory, model),
+                       lambda catalogue: pickle.dumps(catalogue, protocol=pickle.HIGHEST_PROTOCOL), _unpickle,
+                       unreadable=(pickle.UnpicklingError, EOFError, AttributeError, TypeError))
+
+
+def _unpickle(data: bytes) -> SituationCatalogue:
+    catalogue = pickle.loads(data)
+    if not isinstance(catalogue, SituationCatalogue):
+        raise TypeError("not a catalogue")
     return catalogue
 
 
