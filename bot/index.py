@@ -34,6 +34,8 @@ COLLECTION = "fazhi_chunks"
 BUNDLED_CACHE_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "cache"
 _CHROMA_BATCH = 2000
 _MASK_CACHE = 64  # filters kept per index state (audience × type × year combinations)
+_PREFILTER_DIMENSIONS = 128  # main axes the first pass of a vector search ranks on
+_PREFILTER_CANDIDATES = 2000  # rows the first pass hands to the exact score
 _STORE_CHECK_S = 0.1  # how stale the in-memory indexes may be after another process's ingest
 _TOKENIZE_BATCH = 8000  # chunks segmented together (on every core) before they are written
 
@@ -241,16 +243,22 @@ def _write_folder(folder: Path, write: Callable[[Path], None]) -> None:
 
 
 class _DenseMatrix:
-    """Every chunk's vector, rows in the sparse index's order, so a query is one matrix-vector product
-    (exact, not approximate) and the sparse index's filter masks apply unchanged. Chroma stays the store of
-    record (and the server for a county-wide deployment): the matrix is read from it once per index state
-    and saved beside the index as a plain .npy, which the next process memory-maps instead of reading
-    (a one-shot `fazhi ask` pays nothing for the ~100 MB; the OS keeps it in its page cache)."""
+    """Every chunk's vector, rows in the sparse index's order, so the sparse index's filter masks apply
+    unchanged. Chroma stays the store of record (and the server for a county-wide deployment): the matrix
+    is read from it once per index state and saved beside the index as plain .npy files, which the next
+    process memory-maps instead of reading (a one-shot `fazhi ask` pays nothing for the ~100 MB).
 
-    def __init__(self, key: str, matrix: np.ndarray, present: np.ndarray) -> None:
+    A product with ~70k vectors reads all of them (memory-bound, ~6 ms). So a search first ranks every
+    row by its projection on the main axes of the vectors (a third of the bytes), then scores the best
+    `_PREFILTER_CANDIDATES` exactly: recall of the exact top 100 ≥ 0.99 (tests/test_dense_search.py)."""
+
+    def __init__(self, key: str, matrix: np.ndarray, present: np.ndarray, reduced: np.ndarray,
+                 axes: np.ndarray) -> None:
         self.key = key
         self.matrix = matrix
         self.present = present
+        self.reduced = reduced  # rows projected on `axes` (centred), for the first pass
+        self.axes = axes
 
     @classmethod
     def load_or_build(cls, key: str, folder: Path, ids: list[str], read_vectors) -> _DenseMatrix:
@@ -258,7 +266,8 @@ class _DenseMatrix:
             if (folder / "key").read_text() == key:
                 present = np.load(folder / "present.npy")
                 if len(present) == len(ids):
-                    return cls(key, np.load(folder / "matrix.npy", mmap_mode="r"), present)
+                    return cls(key, np.load(folder / "matrix.npy", mmap_mode="r"), present,
+                               np.load(folder / "reduced.npy", mmap_mode="r"), np.load(folder / "axes.npy"))
         except (OSError, ValueError):
             pass
         row = {chunk_id: i for i, chunk_id in enumerate(ids)}
@@ -275,27 +284,51 @@ class _DenseMatrix:
         if matrix is None:
             matrix = np.zeros((len(ids), 1), dtype=np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
+        axes = _main_axes(matrix[present])
+        reduced = np.ascontiguousarray((matrix - matrix[present].mean(axis=0)) @ axes) if len(axes) else \
+            np.zeros((len(ids), 0), dtype=np.float32)
         folder.with_suffix(".npz").unlink(missing_ok=True)  # the single-file format of earlier releases
 
         def write(tmp: Path) -> None:
             np.save(tmp / "matrix.npy", matrix)
             np.save(tmp / "present.npy", present)
+            np.save(tmp / "reduced.npy", reduced)
+            np.save(tmp / "axes.npy", axes)
             (tmp / "key").write_text(key)
 
         _write_folder(folder, write)
-        return cls(key, matrix, present)
+        return cls(key, matrix, present, reduced, axes)
 
     def search(self, vector: list[float], mask: np.ndarray, ids: list[str], k: int) -> list[tuple[str, float]]:
         query = np.asarray(vector, dtype=np.float32)
         query /= np.linalg.norm(query) + 1e-12
-        allowed = np.flatnonzero(mask & self.present)
+        usable = mask & self.present
+        allowed = np.flatnonzero(usable)
         if not len(allowed):
             return []
-        scores = self.matrix[allowed] @ query if len(allowed) < len(mask) // 2 else (self.matrix @ query)[allowed]
-        k = min(k, len(allowed))
+        if len(allowed) < len(mask) // 2:  # a narrow filter: scoring just those rows is cheaper
+            rows, scores = allowed, self.matrix[allowed] @ query
+        elif self.reduced.shape[1] and len(allowed) > 2 * max(k, _PREFILTER_CANDIDATES):
+            approximate = self.reduced @ (query @ self.axes)
+            approximate[~usable] = -np.inf
+            rows = np.sort(np.argpartition(-approximate, _PREFILTER_CANDIDATES - 1)[:_PREFILTER_CANDIDATES])
+            scores = self.matrix[rows] @ query
+        else:
+            rows, scores = allowed, (self.matrix @ query)[allowed]
+        k = min(k, len(rows))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [(ids[allowed[i]], float(scores[i])) for i in top]
+        return [(ids[rows[i]], float(scores[i])) for i in top]
+
+
+def _main_axes(vectors: np.ndarray) -> np.ndarray:
+    """The `_PREFILTER_DIMENSIONS` directions along which the vectors differ most (principal components of
+    a sample), as a (dimensions × axes) matrix; none when there are too few vectors to need a first pass."""
+    if len(vectors) <= 2 * _PREFILTER_CANDIDATES or vectors.shape[1] <= _PREFILTER_DIMENSIONS:
+        return np.zeros((vectors.shape[1], 0), dtype=np.float32)
+    sample = vectors[:: max(1, len(vectors) // 20_000)]
+    _, eigenvectors = np.linalg.eigh(np.cov(sample - sample.mean(axis=0), rowvar=False))
+    return np.ascontiguousarray(eigenvectors[:, ::-1][:, :_PREFILTER_DIMENSIONS], dtype=np.float32)
 
 
 class KnowledgeIndex:
