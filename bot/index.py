@@ -35,7 +35,7 @@ BUNDLED_CACHE_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "cach
 _CHROMA_BATCH = 2000
 _MASK_CACHE = 64  # filters kept per index state (audience × type × year combinations)
 _PREFILTER_DIMENSIONS = 128  # main axes the first pass of a vector search ranks on
-_PREFILTER_CANDIDATES = 2000  # rows the first pass hands to the exact score
+_PREFILTER_CANDIDATES = 2000  # rows the first pass hands to the exact score (at least 20 per hit asked for)
 _STORE_CHECK_S = 0.1  # how stale the in-memory indexes may be after another process's ingest
 _TOKENIZE_BATCH = 8000  # chunks segmented together (on every core) before they are written
 
@@ -308,10 +308,10 @@ class _DenseMatrix:
             return []
         if len(allowed) < len(mask) // 2:  # a narrow filter: scoring just those rows is cheaper
             rows, scores = allowed, self.matrix[allowed] @ query
-        elif self.reduced.shape[1] and len(allowed) > 2 * max(k, _PREFILTER_CANDIDATES):
+        elif self.reduced.shape[1] and len(allowed) > 2 * (candidates := max(_PREFILTER_CANDIDATES, 20 * k)):
             approximate = self.reduced @ (query @ self.axes)
             approximate[~usable] = -np.inf
-            rows = np.sort(np.argpartition(-approximate, _PREFILTER_CANDIDATES - 1)[:_PREFILTER_CANDIDATES])
+            rows = np.sort(np.argpartition(-approximate, candidates - 1)[:candidates])
             scores = self.matrix[rows] @ query
         else:
             rows, scores = allowed, (self.matrix @ query)[allowed]
