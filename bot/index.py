@@ -285,7 +285,7 @@ class _DenseMatrix:
             matrix = np.zeros((len(ids), 1), dtype=np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
         axes = _main_axes(matrix[present])
-        reduced = np.ascontiguousarray((matrix - matrix[present].mean(axis=0)) @ axes) if len(axes) else \
+        reduced = np.ascontiguousarray((matrix - matrix[present].mean(axis=0)) @ axes) if axes.shape[1] else \
             np.zeros((len(ids), 0), dtype=np.float32)
         folder.with_suffix(".npz").unlink(missing_ok=True)  # the single-file format of earlier releases
 
