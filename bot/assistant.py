@@ -83,8 +83,7 @@ class Assistant:
         if self.settings.include_national_laws:
             reports.append(self.index.ingest_national_laws())
         self.retriever.refresh()
-        self.retriever.warm_up()
-        self.outreach.prepare()
+        self._prepare_answers()
         return reports
 
     def complete_vectors(self) -> int:
@@ -98,6 +97,10 @@ class Assistant:
         """Load the index, the statute titles and the situations before the first question (the bot does
         this at start; setup builds the last two, BM25 and the vector matrix come with the first question)."""
         self.index.warm_up()
+        self._prepare_answers()
+
+    def _prepare_answers(self) -> None:
+        """The statute titles and the situations, which every answer reads."""
         self.retriever.warm_up()
         self.outreach.prepare()
 

@@ -257,7 +257,7 @@ class _DenseMatrix:
         self.key = key
         self.matrix = matrix
         self.present = present
-        self.reduced = reduced  # rows projected on `axes` (centred), for the first pass
+        self.reduced = reduced  # rows projected on `axes`, for the first pass
         self.axes = axes
 
     @classmethod
@@ -285,8 +285,7 @@ class _DenseMatrix:
             matrix = np.zeros((len(ids), 1), dtype=np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
         axes = _main_axes(matrix[present])
-        reduced = np.ascontiguousarray((matrix - matrix[present].mean(axis=0)) @ axes) if axes.shape[1] else \
-            np.zeros((len(ids), 0), dtype=np.float32)
+        reduced = np.ascontiguousarray(matrix @ axes)  # not centred: that adds the same to every row's score
         folder.with_suffix(".npz").unlink(missing_ok=True)  # the single-file format of earlier releases
 
         def write(tmp: Path) -> None:
