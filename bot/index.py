@@ -250,7 +250,8 @@ class _DenseMatrix:
 
     A product with ~70k vectors reads all of them (memory-bound, ~6 ms). So a search first ranks every
     row by its projection on the main axes of the vectors (a third of the bytes), then scores the best
-    `_PREFILTER_CANDIDATES` exactly: recall of the exact top 100 ≥ 0.99 (tests/test_dense_search.py)."""
+    `_PREFILTER_CANDIDATES` (at least 20 per hit asked for) exactly: recall of the exact top 100 ≥ 0.99
+    (tests/test_dense_search.py)."""
 
     def __init__(self, key: str, matrix: np.ndarray, present: np.ndarray, reduced: np.ndarray,
                  axes: np.ndarray) -> None:
