@@ -108,7 +108,7 @@ class OutreachAnswerer:
     """Plain-language answers for residents, built from public evidence only."""
 
     def __init__(self, extractive: ExtractiveAnswerer, catalogue: SituationCatalogue | Path | None = None,
-                 max_articles: int = 5, situation_articles: int = 3, cache_dir: Path | None = None) -> None:
+                 max_articles: int = 5, situation_articles: int = 4, cache_dir: Path | None = None) -> None:
         """`catalogue`: the situations, or the folder to load them from on first use (a one-shot staff
         question never needs them; loading and compiling them takes most of a second)."""
         self.extractive = extractive
