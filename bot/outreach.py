@@ -195,6 +195,11 @@ class OutreachAnswerer:
             # when very close the resident is asked which one is meant.
             near = [m for m in matches if m.situation is not top.situation][:RELATED_COUNT]
             near = [m for m in near if m.phrasing_score >= RELATED_FLOOR and top.score - m.score < RELATED_MARGIN]
+            if top.situation.emergency and all(m.situation.emergency for m in near):
+                # the danger's own situation says what to do now; what the question is about (a brother off his
+                # medication, a girl gone off with an online friend) is the closest everyday one, however far behind
+                topic = next((m for m in matches if not m.situation.emergency and m.phrasing_score >= RELATED_FLOOR), None)
+                near = near[: RELATED_COUNT - 1] + [topic] if topic is not None else near
             # a danger now is answered, not questioned: no "您问的是…" under the 110 line
             c.alternatives = [m.situation for m in near[:1] if top.score - m.score < CLOSE_MARGIN and c.emergency is None]
             if c.emergency is not None and not top.situation.emergency:
