@@ -350,6 +350,20 @@ def test_an_emergency_is_answered_from_its_own_situation_and_a_past_one_is_not(f
     assert past.situation is not None and past.situation.id != "fire-spreading-now"
 
 
+def test_an_emergencys_own_situation_brings_the_everyday_one_the_question_is_about(full: Assistant) -> None:
+    """The danger's situation says what to do now; the closest everyday situation, however far behind it, says
+    what the question is about (debts that drove him to it), and its leading article is shown too."""
+    question = "俺兄弟欠网贷还不上，刚才发朋友圈说不活了，人在黄河大桥上"
+    c = full.outreach.consult(question)
+    assert c.emergency is not None and c.situation is not None and c.situation.emergency
+    topics = [s for s in c.related if not s.emergency]
+    assert topics, [s.id for s in c.related]
+    answer = full.ask(question, "public")
+    assert answer.text.startswith("【紧急】")
+    lead = topics[0].articles[0]
+    assert (lead.law, lead.number) in [(s.title, s.article_no) for s in answer.sources], answer.text
+
+
 @pytest.mark.parametrize(("question", "danger", "article"), [
     ("两个村为争水浇地打起来了 都拿着铁锨 有人头上见血了 这水到底该谁先浇", "attack-in-progress",
      ("中华人民共和国人民警察法", 21)),
