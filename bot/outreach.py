@@ -196,9 +196,9 @@ class OutreachAnswerer:
             near = [m for m in matches if m.situation is not top.situation][:RELATED_COUNT]
             near = [m for m in near if m.phrasing_score >= RELATED_FLOOR and top.score - m.score < RELATED_MARGIN]
             if top.situation.emergency and all(m.situation.emergency for m in near):
-                # the danger's own situation says what to do now; what the question is about (a brother off his
-                # medication, a girl gone off with an online friend) is the closest everyday one, however far behind
-                topic = next((m for m in matches if not m.situation.emergency and m.phrasing_score >= RELATED_FLOOR), None)
+                # the danger's own situation says what to do now; what the question is about (debts that drove him to
+                # it) is the closest everyday one that would match on its own, however far behind the danger
+                topic = next((m for m in matches if not m.situation.emergency and m.phrasing_score >= MATCH_THRESHOLD), None)
                 near = near[: RELATED_COUNT - 1] + [topic] if topic is not None else near
             # a danger now is answered, not questioned: no "您问的是…" under the 110 line
             c.alternatives = [m.situation for m in near[:1] if top.score - m.score < CLOSE_MARGIN and c.emergency is None]
@@ -231,8 +231,10 @@ class OutreachAnswerer:
             outside = [e for e in retrieved if not self._shown(e, c.allowed_laws)]
             answering = set(map(id, self._answering(question, outside))) if outside else set()
             gated = [e for e in retrieved if id(e) in answering or self._shown(e, c.allowed_laws)]
-        if c.situation is not None:  # beside a situation's own articles, only retrieved ones that come close
-            gated = self._close_to(question, gated)
+        if c.situation is not None:  # beside a situation's own articles, only retrieved ones that come close;
+            # beside a danger now, none: what to do now and what the question is about are the situations' own
+            # (retrieval on a cry for help finds words, not law: 继承 articles for 不活了)
+            gated = [] if c.situation.emergency else self._close_to(question, gated)
         seen: set[str] = set()
         ordered = exact + lead + gated[:1] + rest + gated[1:]  # the best retrieved article before the situation's third
         # an amendment's article is cited with the article it rewrote, not on its own as well
