@@ -351,8 +351,9 @@ def test_an_emergency_is_answered_from_its_own_situation_and_a_past_one_is_not(f
 
 
 def test_an_emergencys_own_situation_brings_the_everyday_one_the_question_is_about(full: Assistant) -> None:
-    """The danger's situation says what to do now; the closest everyday situation, however far behind it, says
-    what the question is about (debts that drove him to it), and its leading article is shown too."""
+    """The danger's situation says what to do now; the closest everyday situation that would match on its own,
+    however far behind the danger's, says what the question is about (debts that drove him to it), and its leading
+    article is shown too."""
     question = "俺兄弟欠网贷还不上，刚才发朋友圈说不活了，人在黄河大桥上"
     c = full.outreach.consult(question)
     assert c.emergency is not None and c.situation is not None and c.situation.emergency
